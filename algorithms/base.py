@@ -1,0 +1,95 @@
+"""The small interface every training algorithm implements, and what the loop hands it.
+
+The loop knows only this interface: it calls `step()` until the budget is spent and asks for
+`state_dict()` when it checkpoints. Everything that makes MLE, SeqGAN or CoT different (extra
+networks, optimisers, phases) lives behind it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from algorithms.generator import Generator
+
+
+@dataclass
+class TrainingContext:
+    """What an algorithm may use: the generator it trains, the real data, and the run's RNG."""
+
+    generator: Generator
+    train_data: Tensor  # (N, T) long, on `device`
+    rng: torch.Generator  # the run's one stream for sampling and shuffling, on `device`
+    device: torch.device
+
+
+class EpochBatches:
+    """Shuffled mini-batches, epoch after epoch; its position is part of the resumable state."""
+
+    def __init__(self, data: Tensor, batch_size: int, rng: torch.Generator) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: must be at least 1")
+        if data.shape[0] < batch_size:
+            raise ValueError(f"batch_size={batch_size} exceeds the {data.shape[0]} training sequences")
+        self.data, self.batch_size, self.rng = data, batch_size, rng
+        self.order = torch.empty(0, dtype=torch.long, device=data.device)
+        self.cursor = 0
+        self.epoch = 0
+
+    def next(self) -> Tensor:
+        """The next (batch_size, T) batch; a new permutation starts when the last one is used up."""
+        if self.cursor + self.batch_size > self.order.numel():
+            n = self.data.shape[0]
+            self.order = torch.randperm(n, generator=self.rng, device=self.data.device)
+            self.cursor = 0
+            self.epoch += 1
+        index = self.order[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return self.data[index]
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.data.shape[0] // self.batch_size
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"order": self.order, "cursor": self.cursor, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order = state["order"].to(self.data.device)
+        self.cursor, self.epoch = int(state["cursor"]), int(state["epoch"])
+
+
+class Algorithm(ABC):
+    """One update rule. Subclasses set `config_class` (a dataclass validated before any work)."""
+
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any, context: TrainingContext) -> None:
+        self.config = config
+        self.context = context
+        self.generator = context.generator
+
+    @abstractmethod
+    def step(self) -> dict[str, float]:
+        """Do one unit of training; return the figures to log (losses), as Python floats."""
+
+    @property
+    def phase(self) -> str:
+        """Name of the current training phase, logged in history.csv."""
+        return "train"
+
+    def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
+        """Extra figures an algorithm reports at each evaluation (e.g. CoT's mediator NLL)."""
+        return {}
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: networks, optimisers, counters, batch position."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""

@@ -1,0 +1,93 @@
+"""Load SeqGAN's oracle parameter pickles without executing code, and map them onto our LSTM.
+
+The pickles are third-party files. `pickle.load` would call any global they name; the restricted
+unpickler below admits only what numpy needs to rebuild plain arrays, and we then check that the
+result is the 15 float arrays of DESIGN §2 with the expected shapes.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from algorithms.generator import Generator
+from bench.errors import BenchError
+
+
+class OracleFileError(BenchError, ValueError):
+    """The oracle file is missing, unreadable, unsafe or not SeqGAN's parameter layout."""
+
+
+def _numpy_reconstruct():
+    from numpy._core import multiarray  # numpy >= 2 keeps the real module here
+
+    return multiarray._reconstruct
+
+
+_RECONSTRUCT_NAMES = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle names a global outside the allowed numpy array machinery."""
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only numpy's array-rebuilding globals and refuses everything else."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _RECONSTRUCT_NAMES:
+            return _numpy_reconstruct()
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if (module, name) == ("numpy", "dtype"):
+            return np.dtype
+        raise UnsafePickleError(f"refusing to load global {module}.{name}: only numpy arrays are allowed")
+
+
+def load_numpy_pickle(path: Path) -> object:
+    """Unpickle `path` (Python 3 or Python 2 latin-1 pickles) admitting only numpy arrays."""
+    data = path.read_bytes()
+    try:
+        return NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except UnsafePickleError as error:
+        raise OracleFileError(f"{path}: {error}") from None
+    except Exception as error:  # truncated or garbled bytes raise many different types
+        raise OracleFileError(f"{path}: not a readable pickle ({type(error).__name__}: {error})") from None
+
+
+def _check_arrays(path: Path, arrays: object, vocab_size: int, hidden: int) -> list[np.ndarray]:
+    if not isinstance(arrays, list) or len(arrays) != 15:
+        raise OracleFileError(
+            f"{path}: expected a list of 15 arrays (SeqGAN target_params), got {type(arrays).__name__}"
+        )
+    expected = [(vocab_size, hidden)] + [(hidden, hidden), (hidden, hidden), (hidden,)] * 4
+    expected += [(hidden, vocab_size), (vocab_size,)]
+    for index, (array, shape) in enumerate(zip(arrays, expected, strict=False)):
+        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+            raise OracleFileError(f"{path}: array {index} is not a float array")
+        if array.shape != shape:
+            raise OracleFileError(f"{path}: array {index} has shape {array.shape}, expected {shape}")
+    return arrays
+
+
+def load_seqgan_oracle(path: Path, oracle: Generator) -> None:
+    """Copy SeqGAN's `target_params` arrays into `oracle` (emb = hidden, gate order i, f, g, o)."""
+    if not path.is_file():
+        raise OracleFileError(f"dataset.oracle_path={path}: no such file")
+    space, hidden = oracle.space, oracle.config.hidden_dim
+    arrays = _check_arrays(path, load_numpy_pickle(path), space.vocab_size, hidden)
+    emb, wi, ui, bi, wf, uf, bf, wog, uog, bog, wc, uc, bc, wo, bo = (
+        torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in arrays
+    )
+    with torch.no_grad():
+        oracle.embedding.weight.copy_(emb)
+        oracle.lstm.weight_ih_l0.copy_(torch.cat([wi.T, wf.T, wc.T, wog.T]))  # (4H, E)
+        oracle.lstm.weight_hh_l0.copy_(torch.cat([ui.T, uf.T, uc.T, uog.T]))  # (4H, H)
+        oracle.lstm.bias_ih_l0.copy_(torch.cat([bi, bf, bc, bog]))
+        oracle.lstm.bias_hh_l0.zero_()
+        oracle.out.weight.copy_(wo.T)  # (V, H)
+        oracle.out.bias.copy_(bo)

@@ -1,0 +1,71 @@
+"""Measure a generator at one point of training: NLL_oracle, NLL_test and the true JSD (DESIGN §4).
+
+One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
+returns the model's own log-probabilities, the oracle scores the same samples (NLL_oracle and
+the G-side of the JSD), and the model's scores of the held-out test set give NLL_test and the
+P-side of the JSD (the test set is a fresh sample of P, independent of training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from algorithms.generator import Generator, Samples
+from bench.datasets.base import Dataset
+from bench.datasets.synthetic import all_sequences
+from bench.runtime import derived_seed
+from bench.schema import EvalConfig
+from metrics.jsd import jsd_exact, jsd_monte_carlo
+from metrics.nll import nll_oracle, nll_test
+
+
+@dataclass
+class Evaluation:
+    figures: dict[str, float]
+    samples: Samples
+
+
+class Evaluator:
+    """Computes the figures of one evaluation; its randomness depends only on (seed, step)."""
+
+    def __init__(self, config: EvalConfig, dataset: Dataset, seed: int, device: torch.device) -> None:
+        self.config, self.dataset, self.seed, self.device = config, dataset, seed, device
+        self.test = dataset.test.to(device)
+        self.test_mask = dataset.space.mask(self.test)
+        self.oracle = dataset.oracle.to(device) if dataset.oracle is not None else None
+        if self.oracle is not None:  # the oracle never changes: score the test set once
+            self.oracle_on_test = self.oracle.score(self.test).sum(1)
+        self.every_sequence = all_sequences(dataset.space).to(device) if dataset.enumerable else None
+        if self.every_sequence is not None:  # exact JSD: P over the whole space, also fixed
+            self.oracle_on_everything = self.oracle.score(self.every_sequence).sum(1)
+
+    def __call__(self, generator: Generator, step: int) -> Evaluation:
+        tau = self.config.temperature
+        rng = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, step))
+        samples = generator.sample(self.config.n_samples, rng, tau)
+        model_on_test = generator.score(self.test, tau)
+        figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
+        if self.oracle is not None:
+            figures.update(self._oracle_figures(generator, samples, model_on_test.sum(1)))
+        return Evaluation(figures, samples)
+
+    def _oracle_figures(self, generator: Generator, samples: Samples, model_on_test: Tensor) -> dict[str, float]:
+        tau = self.config.temperature
+        oracle_on_samples = self.oracle.score(samples.tokens)
+        mask = self.dataset.space.mask(samples.tokens)
+        figures = {"nll_oracle": nll_oracle(oracle_on_samples, mask)}
+        if self.every_sequence is not None:
+            log_g = generator.score(self.every_sequence, tau).sum(1)
+            estimate = jsd_exact(self.oracle_on_everything, log_g)
+        else:
+            estimate = jsd_monte_carlo(
+                p_on_p=self.oracle_on_test,
+                g_on_p=model_on_test,
+                g_on_g=samples.token_log_probs.sum(1),
+                p_on_g=oracle_on_samples.sum(1),
+            )
+        figures["jsd"], figures["jsd_se"] = estimate
+        return figures

@@ -1,0 +1,110 @@
+"""The run directory: resolved config, history.csv, metrics.json and samples, written atomically.
+
+`metrics.json` says `status: running` from the first moment and becomes `complete` only after
+the last evaluation and the samples are on disk, so a crashed run can never pass for a finished one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to a temporary file in the same folder, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def git_revision() -> str:
+    """The commit the code ran from, with '+dirty' when it had uncommitted changes."""
+    try:
+        run = lambda *args: subprocess.run(  # noqa: E731
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        revision = run("rev-parse", "HEAD")
+        return revision + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    import hydra
+    import numpy
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "hydra": hydra.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+class RunRecord:
+    """Everything a run writes lives in one folder, and every file in it is replaced atomically."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.history: list[dict[str, Any]] = []
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.json"
+
+    def start(self, resolved_config_yaml: str, meta: dict[str, Any]) -> None:
+        """Write the resolved config and a `running` status before any training happens."""
+        atomic_write_text(self.run_dir / "config.yaml", resolved_config_yaml)
+        self.meta = {
+            **meta,
+            "git_revision": git_revision(),
+            "versions": library_versions(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        self._write_metrics("running", final={})
+
+    def append_history(self, row: dict[str, Any]) -> None:
+        """Add one evaluation row and rewrite history.csv (columns: union of all rows, in order)."""
+        self.history.append(row)
+        columns: list[str] = []
+        for past in self.history:
+            columns += [key for key in past if key not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_text(self.run_dir / "history.csv", buffer.getvalue())
+
+    def write_samples(self, lines: list[str]) -> None:
+        atomic_write_text(self.run_dir / "samples.txt", "".join(line + "\n" for line in lines))
+
+    def finish(self, final: dict[str, Any]) -> None:
+        self._write_metrics("complete", final)
+
+    def fail(self, status: str, reason: str) -> None:
+        """Mark the run `failed` or `interrupted`, keeping the last evaluated figures."""
+        final = dict(self.history[-1]) if self.history else {}
+        self._write_metrics(status, final, reason=reason)
+
+    def _write_metrics(self, status: str, final: dict[str, Any], reason: str | None = None) -> None:
+        payload = {"status": status, **({"reason": reason} if reason else {}), "final": final, **self.meta}
+        payload["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,97 @@
+"""The synthetic oracle: canonical SeqGAN parameters, the safe loader, and the tiny space."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.datasets.oracle_file import OracleFileError, load_numpy_pickle
+from bench.datasets.synthetic import SyntheticConfig, all_sequences, build_synthetic, oracle_model
+from metrics.nll import mean_token_nll
+from tests.conftest import shared_file
+
+
+def read_id_file(path: Path) -> torch.Tensor:
+    return torch.tensor([[int(t) for t in line.split()] for line in path.read_text().splitlines() if line.strip()])
+
+
+@pytest.mark.parametrize("name", ["target_params_py3.pkl", "target_params.pkl"])
+def test_canonical_oracle_nll_on_seqgan_real_data(name: str) -> None:
+    oracle = oracle_model(SyntheticConfig(oracle_path=str(shared_file("oracle", name))))
+    data = read_id_file(shared_file("oracle", "seqgan_real_data_4152436.txt"))
+    assert data.shape == (9984, 20)
+    assert mean_token_nll(oracle.score(data)) == pytest.approx(5.761, abs=1e-3)
+
+
+class _Payload:
+    """Unpickling this calls `Path.touch(marker)`: the classic code-execution pickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_malicious_pickle_is_refused_and_does_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "payload-ran"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps([np.zeros(3), _Payload(marker)]))
+    with pytest.raises(OracleFileError, match="refusing to load global pathlib"):
+        load_numpy_pickle(evil)
+    assert not marker.exists()
+    with pytest.raises(OracleFileError, match="refusing"):
+        oracle_model(SyntheticConfig(oracle_path=str(evil)))
+    assert not marker.exists()
+
+
+def test_os_system_pickle_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "os-system-ran"
+    evil = tmp_path / "evil2.pkl"
+    evil.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(OracleFileError, match="refusing to load global os.system"):
+        load_numpy_pickle(evil)
+    assert not marker.exists()
+
+
+def test_missing_corrupt_and_misshapen_oracle_files(tmp_path: Path) -> None:
+    with pytest.raises(OracleFileError, match="no such file"):
+        oracle_model(SyntheticConfig(oracle_path=str(tmp_path / "absent.pkl")))
+    garbage = tmp_path / "garbage.pkl"
+    garbage.write_bytes(b"\x80\x03this is not a pickle")
+    with pytest.raises(OracleFileError, match="not a readable pickle"):
+        oracle_model(SyntheticConfig(oracle_path=str(garbage)))
+    wrong = tmp_path / "wrong.pkl"
+    wrong.write_bytes(pickle.dumps([np.zeros((3, 3), dtype=np.float32)] * 15))
+    with pytest.raises(OracleFileError, match="array 0 has shape"):
+        oracle_model(SyntheticConfig(oracle_path=str(wrong)))
+
+
+def test_embedded_oracle_is_deterministic_and_seeded() -> None:
+    config = SyntheticConfig(vocab_size=50, seq_len=6, n_train=100, n_test=100)
+    first, again = build_synthetic(config), build_synthetic(config)
+    assert torch.equal(first.train, again.train) and torch.equal(first.test, again.test)
+    assert not torch.equal(first.train, first.test)
+    other = oracle_model(SyntheticConfig(vocab_size=50, seq_len=6, oracle_seed=1))
+    assert not torch.equal(other.out.weight, first.oracle.out.weight)
+    weights = torch.cat([p.flatten() for name, p in first.oracle.named_parameters() if name != "lstm.bias_hh_l0"])
+    assert weights.std().item() == pytest.approx(1.0, rel=0.05)
+
+
+def test_tiny_oracle_probabilities_sum_to_one() -> None:
+    config = SyntheticConfig(vocab_size=8, seq_len=5, oracle_emb_dim=16, oracle_hidden_dim=16, n_train=10, n_test=10)
+    dataset = build_synthetic(config)
+    assert dataset.enumerable
+    every = all_sequences(dataset.space)
+    assert every.shape == (8**5, 5) and len({tuple(r) for r in every[:1000].tolist()}) == 1000
+    total = dataset.oracle.score(every).double().sum(1).exp().sum().item()
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_synthetic_config_rejects_equal_train_and_test_seeds() -> None:
+    with pytest.raises(ValueError, match="test_seed=5"):
+        SyntheticConfig(train_seed=5, test_seed=5)

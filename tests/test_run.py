@@ -1,0 +1,104 @@
+"""End to end: configs compose, one run writes its directory, bad values fail cleanly, seeds repeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.errors import BenchError
+from bench.run import run
+from tests.conftest import CONF_DIR, REPO_ROOT, compose_config
+
+TINY_RUN = ("dataset=synthetic_tiny", "train.steps=60", "eval.every=20", "eval.n_samples=400", "progress=false")
+
+
+def run_cli(*overrides: str, run_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    command = [sys.executable, "-m", "bench", *overrides, f"hydra.run.dir={run_dir}"]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("group", ["algorithm", "dataset", "experiment"])
+def test_every_config_file_composes(group: str) -> None:
+    names = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    assert names, f"no configs in conf/{group}"
+    for name in names:
+        cfg = compose_config(f"{group}={name}")
+        assert cfg.algorithm._target_ and cfg.dataset._target_
+
+
+def test_cli_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
+    result = run_cli(*TINY_RUN, run_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "complete"
+    assert {"seed", "git_revision", "versions", "device", "algorithm", "dataset"} <= metrics.keys()
+    assert metrics["algorithm"] == "mle" and metrics["dataset"] == "synthetic_tiny"
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["step"].tolist() == [0, 20, 40, 60]
+    assert {"wall_s", "g_loss", "nll_oracle", "nll_test", "jsd"} <= set(history.columns)
+    assert history["nll_test"].iloc[-1] < history["nll_test"].iloc[0]
+    assert metrics["final"]["nll_test"] == pytest.approx(history["nll_test"].iloc[-1])
+    assert (tmp_path / "config.yaml").read_text().startswith("algorithm:")
+    assert len((tmp_path / "samples.txt").read_text().splitlines()) == 400
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("algorithm.lr=-0.5", "algorithm.lr=-0.5: must be > 0"),
+        ("train.steps=0", "train.steps=0: must be a positive integer"),
+        ("device=tpu", "device='tpu': must be auto, cpu, cuda or cuda:N"),
+        ("dataset.oracle_path=/no/such/oracle.pkl", "dataset.oracle_path=/no/such/oracle.pkl: no such file"),
+        ("algorithm.batch_size=abc", "algorithm.batch_size: Value 'abc'"),
+    ],
+)
+def test_bad_values_fail_with_one_line_and_no_complete_run(tmp_path: Path, override: str, message: str) -> None:
+    result = run_cli(*TINY_RUN, override, run_dir=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: {lines[0][7:]}"] and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    metrics = tmp_path / "metrics.json"
+    assert not metrics.exists() or json.loads(metrics.read_text())["status"] != "complete"
+
+
+def test_corrupt_oracle_file_fails_cleanly(tmp_path: Path) -> None:
+    corrupt = tmp_path / "oracle.pkl"
+    corrupt.write_bytes(b"\x80\x04garbage")
+    result = run_cli(*TINY_RUN, f"dataset.oracle_path={corrupt}", run_dir=tmp_path / "run")
+    assert result.returncode == 2 and "not a readable pickle" in result.stderr
+
+
+def test_same_seed_same_figures_different_seed_different_figures(tmp_path: Path) -> None:
+    first = run(compose_config(*TINY_RUN, "seed=3"), tmp_path / "a")
+    again = run(compose_config(*TINY_RUN, "seed=3"), tmp_path / "b")
+    other = run(compose_config(*TINY_RUN, "seed=4"), tmp_path / "c")
+    assert first == again
+    assert first != other
+    assert (tmp_path / "a" / "samples.txt").read_text() == (tmp_path / "b" / "samples.txt").read_text()
+
+
+def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = compose_config(*TINY_RUN, "algorithm._target_=algorithms.nope.Nope")
+    with pytest.raises(BenchError, match="algorithm._target_=algorithms.nope.Nope: cannot be imported"):
+        run(cfg, tmp_path)
+
+
+def test_smoke_experiment_runs_every_algorithm(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "bench", "experiment=smoke", f"hydra.sweep.dir={tmp_path}"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    statuses = [json.loads(p.read_text())["status"] for p in tmp_path.rglob("metrics.json")]
+    algorithms = {p.parts[len(tmp_path.parts)] for p in tmp_path.rglob("metrics.json")}
+    expected = {p.stem for p in (CONF_DIR / "algorithm").glob("*.yaml")}
+    assert algorithms == expected
+    assert statuses == ["complete"] * 2 * len(expected)
