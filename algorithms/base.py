@@ -78,6 +78,16 @@ class Algorithm(ABC):
         """Do one unit of training; return the figures to log (losses), as Python floats."""
 
     @property
+    def default_steps(self) -> int:
+        """Budget used when `train.steps` is not given: enough to show learning in minutes on a laptop."""
+        return 5000
+
+    @property
+    def finished(self) -> bool:
+        """True once an algorithm with a fixed schedule (e.g. SeqGAN's phases) has done all of it."""
+        return False
+
+    @property
     def phase(self) -> str:
         """Name of the current training phase, logged in history.csv."""
         return "train"

@@ -89,13 +89,13 @@ def train(
     try:
         if state.step == 0:
             evaluate()
-        while state.step < steps:
+        while state.step < steps and not algorithm.finished:
             losses = algorithm.step()
             state.step += 1
             _check_finite(losses, state.step)
             state.add_losses(losses)
             bar.update(1)
-            if state.step % eval_every == 0 or state.step == steps:
+            if state.step % eval_every == 0 or state.step == steps or algorithm.finished:
                 evaluate()
     finally:
         bar.close()

@@ -65,7 +65,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         last = {"row": row, "samples": evaluation.samples.tokens}
 
     try:
-        state = train(algorithm, evaluator, config.train.steps, config.eval.every, on_evaluation, config.progress)
+        steps = config.train.steps or algorithm.default_steps
+        state = train(algorithm, evaluator, steps, config.eval.every, on_evaluation, config.progress)
     except BenchError as error:
         record.fail("failed", str(error))
         raise

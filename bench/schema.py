@@ -41,11 +41,12 @@ class ModelConfig:
 class TrainConfig:
     """The budget of the one training loop."""
 
-    steps: int = 5000
-    """Calls of the algorithm's step() (an MLE batch, a CoT iteration, ...)."""
+    steps: int | None = None
+    """Calls of the algorithm's step() (an MLE batch, a CoT iteration, ...); null: the algorithm's
+    own default budget (`Algorithm.default_steps`), sized to show learning in minutes on a laptop."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
+        if self.steps is not None and self.steps < 1:
             raise ValueError(f"train.steps={self.steps}: must be a positive integer")
 
 
@@ -53,7 +54,7 @@ class TrainConfig:
 class EvalConfig:
     """When and how the model is measured."""
 
-    every: int = 500
+    every: int = 100
     """Evaluate every this many steps (and at step 0 and at the end)."""
     n_samples: int = 10_000
     """Sequences sampled from the model per evaluation (NLL_oracle, JSD, BLEU)."""

@@ -1,0 +1,40 @@
+"""The one training loop: default budgets, schedules that end early, and one row per evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from algorithms.mle import MLE
+from bench.run import run
+from tests.conftest import compose_config
+
+
+class ScheduledMLE(MLE):
+    """MLE with a fixed schedule of 7 steps, as SeqGAN's phases are: the loop must stop there."""
+
+    @property
+    def default_steps(self) -> int:
+        return 12
+
+    @property
+    def finished(self) -> bool:
+        return self.batches.epoch * 1000 + self.batches.cursor >= 1000 + 7 * self.config.batch_size
+
+
+def test_loop_uses_the_algorithm_default_budget_and_stops_when_its_schedule_ends(tmp_path: Path) -> None:
+    cfg = compose_config("dataset=synthetic_tiny", "eval.every=5", "eval.n_samples=200", "progress=false")
+    cfg.algorithm._target_ = f"{__name__}.ScheduledMLE"
+    final = run(cfg, tmp_path)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["step"].tolist() == [0, 5, 7]
+    assert final["step"] == 7
+
+
+def test_train_steps_overrides_the_default_budget(tmp_path: Path) -> None:
+    cfg = compose_config("dataset=synthetic_tiny", "train.steps=4", "eval.every=3", "eval.n_samples=200")
+    cfg.algorithm._target_ = f"{__name__}.ScheduledMLE"
+    cfg.progress = False
+    run(cfg, tmp_path)
+    assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 3, 4]
