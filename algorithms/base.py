@@ -77,6 +77,10 @@ class Algorithm(ABC):
     def step(self) -> dict[str, float]:
         """Do one unit of training; return the figures to log (losses), as Python floats."""
 
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """Every network this algorithm trains (checked for finite parameters at each evaluation)."""
+        return {"generator": self.generator}
+
     @property
     def default_steps(self) -> int:
         """Budget used when `train.steps` is not given: enough to show learning in minutes on a laptop."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,11 @@ class MLEConfig:
     """Maximum global gradient norm; 0 turns clipping off."""
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ValueError(f"algorithm.lr={self.lr}: must be > 0")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"algorithm.lr={self.lr}: must be a finite number > 0")
         if self.batch_size < 1:
             raise ValueError(f"algorithm.batch_size={self.batch_size}: must be at least 1")
-        if self.grad_clip < 0:
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise ValueError(f"algorithm.grad_clip={self.grad_clip}: must be >= 0 (0 disables clipping)")
 
 

@@ -59,4 +59,9 @@ def build(node: DictConfig, group: str, *args: Any) -> Any:
     """Validate `node` against its target's config dataclass, then call the target with it."""
     target = resolve_target(node, group)
     config = validated(node, config_class_of(target), group)
-    return target(config, *args)
+    try:
+        return target(config, *args)
+    except BenchError:
+        raise
+    except ValueError as error:  # a combination the config alone could not rule out (e.g. batch > data)
+        raise BenchError(f"{group}: {_first_line(error)}") from None

@@ -3,3 +3,5 @@
 
 class BenchError(Exception):
     """A problem the user can fix (a bad value, a missing file): printed as one line, exit status 2."""
+
+    exit_code: int = 2

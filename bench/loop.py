@@ -8,12 +8,14 @@ since the previous evaluation.
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from algorithms.base import Algorithm
@@ -25,7 +27,16 @@ _SHOWN = ("g_loss", "nll_oracle", "nll_test", "jsd")
 
 
 class DivergenceError(BenchError):
-    """A loss or figure became NaN or infinite."""
+    """A loss, figure or parameter became NaN or infinite."""
+
+
+class StopRequested(BenchError):
+    """SIGINT or SIGTERM arrived: the loop stopped at a step boundary so the state can be saved."""
+
+    def __init__(self, signal_name: str, step: int) -> None:
+        super().__init__(f"interrupted by {signal_name} at step {step}")
+        self.signal_name, self.step = signal_name, step
+        self.exit_code = 128 + signal.Signals[signal_name].value  # the shell's convention
 
 
 @dataclass
@@ -50,6 +61,21 @@ class LoopState:
     def reset_losses(self) -> None:
         self.loss_sums, self.loss_counts = defaultdict(float), defaultdict(int)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "wall_s": self.wall_s,
+            "loss_sums": dict(self.loss_sums),
+            "loss_counts": dict(self.loss_counts),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> LoopState:
+        loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]))
+        loop.loss_sums.update(state["loss_sums"])
+        loop.loss_counts.update(state["loss_counts"])
+        return loop
+
 
 def _check_finite(figures: dict[str, float], step: int) -> None:
     for name, value in figures.items():
@@ -57,16 +83,30 @@ def _check_finite(figures: dict[str, float], step: int) -> None:
             raise DivergenceError(f"step {step}: {name} is {value} (training diverged)")
 
 
+def check_parameters(algorithm: Algorithm, step: int) -> None:
+    """Every network's parameters must be finite before a checkpoint can be trusted."""
+    for network_name, network in algorithm.networks().items():
+        for name, parameter in network.named_parameters():
+            if not torch.isfinite(parameter).all():
+                raise DivergenceError(f"step {step}: parameter {network_name}.{name} is not finite (training diverged)")
+
+
 def train(
     algorithm: Algorithm,
     evaluator: Evaluator,
     steps: int,
     eval_every: int,
-    on_evaluation: Callable[[dict[str, Any], Evaluation], None],
+    on_evaluation: Callable[[dict[str, Any], Evaluation, LoopState], None],
     progress: bool = True,
     state: LoopState | None = None,
+    stop_requested: Callable[[], str | None] = lambda: None,
 ) -> LoopState:
-    """Run `algorithm` for `steps` steps, evaluating on schedule and reporting each row."""
+    """Run `algorithm` for `steps` steps, evaluating on schedule and reporting each row.
+
+    `on_evaluation(row, evaluation, state)` receives every row (the run records it and checkpoints
+    there). `stop_requested()` is polled between steps; when it names a signal the loop raises
+    `StopRequested` with `state` consistent at a step boundary, so the caller can save it.
+    """
     state = state or LoopState()
     bar = tqdm(total=steps, initial=state.step, disable=not progress, dynamic_ncols=True, desc="train")
     clock = time.perf_counter()
@@ -79,17 +119,20 @@ def train(
         row |= evaluation.figures
         row |= algorithm.evaluation_figures(evaluation.samples.tokens, evaluator.test)
         _check_finite(row, state.step)
+        check_parameters(algorithm, state.step)
         now = time.perf_counter()
         state.wall_s, clock = state.wall_s + now - clock, now
         row["wall_s"] = round(state.wall_s, 3)
         state.reset_losses()
-        on_evaluation(row, evaluation)
+        on_evaluation(row, evaluation, state)
         bar.set_postfix({k: f"{row[k]:.4g}" for k in _SHOWN if k in row}, refresh=False)
 
     try:
         if state.step == 0:
             evaluate()
         while state.step < steps and not algorithm.finished:
+            if signal_name := stop_requested():
+                raise StopRequested(signal_name, state.step)
             losses = algorithm.step()
             state.step += 1
             _check_finite(losses, state.step)

@@ -14,23 +14,42 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to a temporary file in the same folder, then rename it over `path`."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Let `write` fill a unique temporary file beside `path`, then rename it over `path`.
+
+    Readers see the old file or the new one, never half of one; parallel writers never share a
+    temporary name. The file gets the usual permissions (mkstemp's are owner-only).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` by `text` (UTF-8) atomically."""
+    atomic_write_bytes(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def git_revision() -> str:
@@ -58,6 +77,14 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def read_status(run_dir: Path) -> str | None:
+    """The `status` in a run directory's metrics.json, or None when there is no readable one."""
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class RunRecord:
     """Everything a run writes lives in one folder, and every file in it is replaced atomically."""
 
@@ -71,8 +98,14 @@ class RunRecord:
         return self.run_dir / "metrics.json"
 
     def start(self, resolved_config_yaml: str, meta: dict[str, Any]) -> None:
-        """Write the resolved config and a `running` status before any training happens."""
+        """Write the resolved config and a `running` status before any training happens.
+
+        A resumed run arrives with the history of its checkpoint; history.csv is rewritten from it,
+        dropping any row written after that checkpoint (it will be recomputed identically).
+        """
         atomic_write_text(self.run_dir / "config.yaml", resolved_config_yaml)
+        if self.history:
+            self._write_history()
         self.meta = {
             **meta,
             "git_revision": git_revision(),
@@ -84,6 +117,9 @@ class RunRecord:
     def append_history(self, row: dict[str, Any]) -> None:
         """Add one evaluation row and rewrite history.csv (columns: union of all rows, in order)."""
         self.history.append(row)
+        self._write_history()
+
+    def _write_history(self) -> None:
         columns: list[str] = []
         for past in self.history:
             columns += [key for key in past if key not in columns]

@@ -85,6 +85,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    steps_by_algorithm: dict[str, int] = field(default_factory=dict)
+    """Budget per algorithm name (e.g. {mle: 18750, cot: 200000}) for sweeps over algorithms whose
+    budgets differ; `train.steps`, when given, wins; without either, the algorithm's own default."""
     seed: int = 0
     """Seeds the run's one RNG stream (initialisation, batches, sampling); data seeds are the dataset's."""
     device: str = "auto"
@@ -93,10 +96,17 @@ class Config:
     """torch CPU threads; 0 keeps torch's default."""
     progress: bool = True
     """Show a progress bar with the latest figures."""
+    resume: str = "auto"
+    """auto: continue from the run directory's checkpoint when there is one; never: start over."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"device={self.device!r}: must be auto, cpu, cuda or cuda:N")
+        for name, steps in self.steps_by_algorithm.items():
+            if steps < 1:
+                raise ValueError(f"steps_by_algorithm.{name}={steps}: must be a positive integer")
+        if self.resume not in ("auto", "never"):
+            raise ValueError(f"resume={self.resume!r}: must be auto or never")
         if self.threads < 0:
             raise ValueError(f"threads={self.threads}: must be >= 0 (0 keeps torch's default)")
 

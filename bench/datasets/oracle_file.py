@@ -78,6 +78,8 @@ def load_seqgan_oracle(path: Path, oracle: Generator) -> None:
     """Copy SeqGAN's `target_params` arrays into `oracle` (emb = hidden, gate order i, f, g, o)."""
     if not path.is_file():
         raise OracleFileError(f"dataset.oracle_path={path}: no such file")
+    if path.stat().st_size == 0:
+        raise OracleFileError(f"dataset.oracle_path={path}: the file is empty (expected SeqGAN's target_params pickle)")
     space, hidden = oracle.space, oracle.config.hidden_dim
     arrays = _check_arrays(path, load_numpy_pickle(path), space.vocab_size, hidden)
     emb, wi, ui, bi, wf, uf, bf, wog, uog, bog, wc, uc, bc, wo, bo = (

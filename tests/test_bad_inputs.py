@@ -1,0 +1,112 @@
+"""Every bad input ends as one line naming the value and what is allowed, with no run marked complete.
+
+The command-line cases go through `python -m bench` (exit status, stderr, no traceback); the rest
+call `run()` directly, where the same one-line `BenchError` is what the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.errors import BenchError
+from bench.run import run
+from tests.conftest import REPO_ROOT, compose_config
+
+TINY = ("dataset=synthetic_tiny", "train.steps=20", "eval.every=10", "eval.n_samples=200", "progress=false")
+
+
+def not_complete(run_dir: Path) -> bool:
+    metrics = run_dir / "metrics.json"
+    return not metrics.exists() or json.loads(metrics.read_text())["status"] != "complete"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["algorithm=nope"], "algorithm=nope: unknown algorithm (available: "),
+        (["dataset=nope"], "dataset=nope: unknown dataset (available: synthetic"),
+        (["hydra/launcher=nope"], "hydra/launcher=nope: unknown launcher (available: "),
+        (["seed=abc"], "seed=abc: Value 'abc' of type 'str' could not be converted to Integer"),
+        (["algorithm.lr=-0.5"], "algorithm.lr=-0.5: must be a finite number > 0"),
+        (["device=tpu"], "device='tpu': must be auto, cpu, cuda or cuda:N"),
+        (["eval.temperature=0"], "eval.temperature=0.0: must be a finite number > 0"),
+        (["nokey=3"], "Could not override 'nokey': Key 'nokey' not in 'Config'"),
+    ],
+)
+def test_command_line_bad_input_is_one_line_exit_2(tmp_path: Path, overrides: list[str], message: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    command = [sys.executable, "-m", "bench", *TINY, *overrides, f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"], result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not_complete(tmp_path)
+
+
+def test_unwritable_output_directory_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    command = [sys.executable, "-m", "bench", *TINY, f"hydra.run.dir={blocker}/run"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: cannot write {blocker}/run: Not a directory"
+
+
+def test_full_traceback_on_request(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HYDRA_FULL_ERROR": "1"}
+    command = [sys.executable, "-m", "bench", *TINY, "algorithm.lr=-1", f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["eval.temperature=-1"], "eval.temperature=-1.0: must be a finite number > 0"),
+        (["train.steps=0"], "train.steps=0: must be a positive integer"),
+        (["eval.every=0"], "eval.every=0: must be a positive integer"),
+        (["eval.n_samples=1"], "eval.n_samples=1: must be at least 2"),
+        (["model.hidden_dim=0"], "model.emb_dim=32, model.hidden_dim=0: must be positive"),
+        (["algorithm.batch_size=abc"], "algorithm.batch_size: Value 'abc'"),
+        (["algorithm.grad_clip=-1"], "algorithm.grad_clip=-1.0: must be >= 0"),
+        (["+algorithm.lrr=0.1"], "algorithm.lrr: Key 'lrr' not in 'MLEConfig'"),
+        (["dataset.vocab_size=1"], "dataset.vocab_size=1: must be at least 2"),
+        (["dataset.n_train=0"], "dataset.n_train=0: must be a positive integer"),
+        (["dataset.n_train=10"], "algorithm: batch_size=64 exceeds the 10 training sequences"),
+        (["resume=sometimes"], "resume='sometimes': must be auto or never"),
+        (["threads=-1"], "threads=-1: must be >= 0"),
+        (["algorithm._target_=algorithms.nope.Nope"], "algorithm._target_=algorithms.nope.Nope: cannot be imported"),
+        (["dataset.oracle_path=/no/such/oracle.pkl"], "dataset.oracle_path=/no/such/oracle.pkl: no such file"),
+    ],
+)
+def test_bad_value_is_one_line_naming_it(tmp_path: Path, overrides: list[str], message: str) -> None:
+    with pytest.raises(BenchError) as raised:
+        run(compose_config(*TINY, *overrides), tmp_path)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert not_complete(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x80\x04garbage", "not a readable pickle"),
+        (b"\x00\x01\x02\x03binary", "not a readable pickle"),
+    ],
+)
+def test_empty_or_corrupt_oracle_file(tmp_path: Path, content: bytes, message: str) -> None:
+    oracle = tmp_path / "oracle.pkl"
+    oracle.write_bytes(content)
+    with pytest.raises(BenchError, match=message) as raised:
+        run(compose_config(*TINY, "dataset=synthetic", f"dataset.oracle_path={oracle}"), tmp_path / "run")
+    assert "\n" not in str(raised.value)
+    assert not_complete(tmp_path / "run")
