@@ -105,9 +105,9 @@ class CoT(Algorithm):
     @property
     def default_steps(self) -> int:
         # From scratch, CoT needs far more iterations than MLE needs batches (the reference runs
-        # 200,000); 3000 take about 10-15 minutes on 2 CPU cores and show NLL_oracle, NLL_test and
+        # 200,000); 2000 take about 10-15 minutes on 2 CPU cores and show NLL_oracle, NLL_test and
         # the JSD moving well away from their initial values.
-        return 3000
+        return 2000
 
     def step(self) -> dict[str, float]:
         losses = {"g_loss": self.generator_step()}
