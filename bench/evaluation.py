@@ -3,7 +3,8 @@
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
 returns the model's own log-probabilities, the oracle scores the same samples (NLL_oracle and
 the G-side of the JSD), and the model's scores of the held-out test set give NLL_test and the
-P-side of the JSD (the test set is a fresh sample of P, independent of training).
+P-side of the JSD (the test set is a fresh sample of P, independent of training). The same
+per-token log-probabilities give CoT's per-token-mixture bound (`jsd_stepwise_bound`), at no cost.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bench.datasets.base import Dataset
 from bench.datasets.synthetic import all_sequences
 from bench.runtime import derived_seed
 from bench.schema import EvalConfig
-from metrics.jsd import jsd_exact, jsd_monte_carlo
+from metrics.jsd import jsd_exact, jsd_monte_carlo, jsd_stepwise_bound_exact, jsd_stepwise_bound_monte_carlo
 from metrics.nll import nll_oracle, nll_test
 
 
@@ -37,10 +38,10 @@ class Evaluator:
         self.test_mask = dataset.space.mask(self.test)
         self.oracle = dataset.oracle.to(device) if dataset.oracle is not None else None
         if self.oracle is not None:  # the oracle never changes: score the test set once
-            self.oracle_on_test = self.oracle.score(self.test).sum(1)
+            self.oracle_on_test = self.oracle.score(self.test)  # (N, T) per token
         self.every_sequence = all_sequences(dataset.space).to(device) if dataset.enumerable else None
         if self.every_sequence is not None:  # exact JSD: P over the whole space, also fixed
-            self.oracle_on_everything = self.oracle.score(self.every_sequence).sum(1)
+            self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T)
 
     def __call__(self, generator: Generator, step: int) -> Evaluation:
         tau = self.config.temperature
@@ -49,7 +50,7 @@ class Evaluator:
         model_on_test = generator.score(self.test, tau)
         figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
         if self.oracle is not None:
-            figures.update(self._oracle_figures(generator, samples, model_on_test.sum(1)))
+            figures.update(self._oracle_figures(generator, samples, model_on_test))
         return Evaluation(figures, samples)
 
     def _oracle_figures(self, generator: Generator, samples: Samples, model_on_test: Tensor) -> dict[str, float]:
@@ -58,14 +59,18 @@ class Evaluator:
         mask = self.dataset.space.mask(samples.tokens)
         figures = {"nll_oracle": nll_oracle(oracle_on_samples, mask)}
         if self.every_sequence is not None:
-            log_g = generator.score(self.every_sequence, tau).sum(1)
-            estimate = jsd_exact(self.oracle_on_everything, log_g)
+            log_g = generator.score(self.every_sequence, tau)  # (V^T, T)
+            estimate = jsd_exact(self.oracle_on_everything.sum(1), log_g.sum(1))
+            bound = jsd_stepwise_bound_exact(self.oracle_on_everything, log_g)
         else:
-            estimate = jsd_monte_carlo(
-                p_on_p=self.oracle_on_test,
-                g_on_p=model_on_test,
-                g_on_g=samples.token_log_probs.sum(1),
-                p_on_g=oracle_on_samples.sum(1),
-            )
+            per_token = {
+                "p_on_p": self.oracle_on_test,
+                "g_on_p": model_on_test,
+                "g_on_g": samples.token_log_probs,
+                "p_on_g": oracle_on_samples,
+            }
+            estimate = jsd_monte_carlo(**{name: lp.sum(1) for name, lp in per_token.items()})
+            bound = jsd_stepwise_bound_monte_carlo(**per_token)
         figures["jsd"], figures["jsd_se"] = estimate
+        figures["jsd_stepwise_bound"], figures["jsd_stepwise_bound_se"] = bound
         return figures
