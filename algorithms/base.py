@@ -93,7 +93,7 @@ class Algorithm(ABC):
 
     @property
     def phase(self) -> str:
-        """Name of the current training phase, logged in history.csv."""
+        """Name of the phase the next step() runs; each history.csv row names the phase of the steps it sums up."""
         return "train"
 
     def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:

@@ -151,6 +151,9 @@ class CoT(Algorithm):
         on_samples = mean_token_nll(self.mediator.score(samples), space.mask(samples))
         return {"m_balanced_nll": 0.5 * (on_test + on_samples)}
 
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "mediator": self.mediator}
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "generator": self.generator.state_dict(),

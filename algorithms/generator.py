@@ -202,11 +202,17 @@ class Generator(nn.Module):
     @staticmethod
     def _cell(tables: _StepTables, inputs: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         """One LSTM step from input tokens (n,) and state; returns logits (n, V) and the new state."""
+        state = Generator._advance(tables, inputs, state)
+        return torch.addmm(tables.output_bias, state.h, tables.output), state
+
+    @staticmethod
+    def _advance(tables: _StepTables, inputs: Tensor, state: LSTMState) -> LSTMState:
+        """The LSTM state update alone: cheap next to the (n, V) logits, which rows keeping a prefix skip."""
         gates = torch.addmm(tables.input_gates[inputs], state.h, tables.recurrent)  # (n, 4H)
         i, f, g, o = gates.chunk(4, dim=1)  # PyTorch gate order
         c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
-        return torch.addmm(tables.output_bias, h, tables.output), LSTMState(h, c)
+        return LSTMState(h, c)
 
     def initial_state(self, n: int) -> LSTMState:
         zeros = self.out.weight.new_zeros(n, self.config.hidden_dim)
@@ -220,29 +226,41 @@ class Generator(nn.Module):
         temperature: float = 1.0,
         prefix: Tensor | None = None,
         batch_size: int = 1024,
+        prefix_lengths: Tensor | None = None,
     ) -> Samples:
         """Draw n sequences from softmax(logits / temperature), in chunks of `batch_size` rows.
 
         All n x T uniforms are drawn from `rng` up front, so the samples do not depend on
         `batch_size`. With `prefix` (n, t), each row keeps its given first t tokens and the rest is sampled
         (Monte-Carlo completion); the returned log-probabilities cover the sampled part only.
-        After EOS (text setting) every position is PAD with log-probability 0.
+        `prefix_lengths` (n,) lets each row keep its own number of prefix tokens, so completions of
+        prefixes of every length run as one batch (SeqGAN's rollouts). After EOS (text setting)
+        every position is PAD with log-probability 0.
         """
         if temperature <= 0 or not math.isfinite(temperature):
             raise ValueError(f"temperature={temperature}: must be a finite number > 0")
         if prefix is not None and prefix.shape[0] != n:
             raise ValueError(f"prefix has {prefix.shape[0]} rows but n={n}")
+        if prefix_lengths is not None:
+            if prefix is None or prefix_lengths.shape != (n,):
+                raise ValueError("prefix_lengths needs a prefix and one length per row")
+            if (
+                prefix_lengths.numel()
+                and not 0 <= int(prefix_lengths.min()) <= int(prefix_lengths.max()) <= prefix.shape[1]
+            ):
+                raise ValueError(f"prefix_lengths must lie in [0, {prefix.shape[1]}]")
         tables = self._step_tables()
         uniforms = torch.rand(n, self.space.seq_len, generator=rng, device=rng.device)
         parts = []
         for start in range(0, n, batch_size):
             rows = slice(start, start + batch_size)
             part_prefix = None if prefix is None else prefix[rows]
-            parts.append(self._sample_chunk(tables, uniforms[rows], temperature, part_prefix))
+            part_lengths = None if prefix_lengths is None else prefix_lengths[rows].to(self.out.weight.device)
+            parts.append(self._sample_chunk(tables, uniforms[rows], temperature, part_prefix, part_lengths))
         return Samples(torch.cat([p.tokens for p in parts]), torch.cat([p.token_log_probs for p in parts]))
 
     def _sample_chunk(
-        self, tables: _StepTables, uniforms: Tensor, temperature: float, prefix: Tensor | None
+        self, tables: _StepTables, uniforms: Tensor, temperature: float, prefix: Tensor | None, lengths: Tensor | None
     ) -> Samples:
         space, device, n = self.space, self.out.weight.device, uniforms.shape[0]
         tokens = torch.empty(n, space.seq_len, dtype=torch.long, device=device)
@@ -250,14 +268,25 @@ class Generator(nn.Module):
         given = 0 if prefix is None else prefix.shape[1]
         if given:
             tokens[:, :given] = prefix.to(device)
+        if lengths is not None:  # rows keep different numbers of tokens: all kept before min, none after max
+            keep_all, given = (int(lengths.min()), int(lengths.max())) if n else (0, 0)
+        else:
+            keep_all = given
         finished = torch.zeros(n, dtype=torch.bool, device=device)
         inputs = torch.full((n,), space.start_token, dtype=torch.long, device=device)
         state = self.initial_state(n)
         for t in range(space.seq_len):
-            logits, state = self._cell(tables, inputs, state)
-            if t < given:
+            state = self._advance(tables, inputs, state)
+            if t < keep_all:  # every row keeps its prefix token: no logits needed
+                inputs = tokens[:, t]
+            elif t < given:  # only the rows whose prefix has ended sample here
+                rows = (lengths <= t).nonzero().squeeze(1)
+                logits = torch.addmm(tables.output_bias, state.h[rows], tables.output)  # (rows, V)
+                drawn, log_prob = draw_tokens(logits, uniforms[rows, t], temperature)
+                tokens[rows, t], log_probs[rows, t] = drawn, log_prob
                 inputs = tokens[:, t]
             else:
+                logits = torch.addmm(tables.output_bias, state.h, tables.output)  # (n, V)
                 inputs, log_probs[:, t] = draw_tokens(logits, uniforms[:, t], temperature)
                 tokens[:, t] = inputs
             if space.eos_token is not None:

@@ -1,6 +1,7 @@
 """The one training loop: every algorithm runs through `train()`, which knows only `Algorithm`.
 
-Budget in steps; an evaluation at step 0, every `eval.every` steps and at the end; a progress bar
+Budget in steps; an evaluation at step 0, every `eval.every` steps, at the end of each phase of a
+phased algorithm (SeqGAN) and at the end; a progress bar
 with the latest figures; one history row per evaluation carrying the mean of each logged loss
 since the previous evaluation.
 """
@@ -111,10 +112,10 @@ def train(
     bar = tqdm(total=steps, initial=state.step, disable=not progress, dynamic_ncols=True, desc="train")
     clock = time.perf_counter()
 
-    def evaluate() -> None:
+    def evaluate(phase: str) -> None:
         nonlocal clock
         evaluation = evaluator(algorithm.generator, state.step)
-        row = {"step": state.step, "phase": algorithm.phase}
+        row = {"step": state.step, "phase": phase}
         row |= state.mean_losses()
         row |= evaluation.figures
         row |= algorithm.evaluation_figures(evaluation.samples.tokens, evaluator.test)
@@ -129,17 +130,21 @@ def train(
 
     try:
         if state.step == 0:
-            evaluate()
+            evaluate(algorithm.phase)
         while state.step < steps and not algorithm.finished:
             if signal_name := stop_requested():
                 raise StopRequested(signal_name, state.step)
+            phase = algorithm.phase
             losses = algorithm.step()
             state.step += 1
             _check_finite(losses, state.step)
             state.add_losses(losses)
             bar.update(1)
-            if state.step % eval_every == 0 or state.step == steps or algorithm.finished:
-                evaluate()
+            # Also at the end of each phase, so that no row mixes two phases' losses; a row is
+            # labelled with the phase of the steps it summarises.
+            phase_ends = algorithm.phase != phase
+            if state.step % eval_every == 0 or state.step == steps or algorithm.finished or phase_ends:
+                evaluate(phase)
     finally:
         bar.close()
     return state

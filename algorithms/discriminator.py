@@ -1,0 +1,142 @@
+"""SeqGAN's CNN discriminator (DESIGN §3): it tells real sequences from generated ones.
+
+As in SeqGAN's `discriminator.py`: token embeddings, one convolution per filter size over the
+whole embedding (VALID, ReLU), max-over-time pooling, one highway layer (gate bias 0), dropout,
+and a two-class output layer whose weights and bias carry an L2 penalty (TensorFlow's
+`l2_loss`, i.e. half the sum of squares). Class 1 is "real"; `prob_real` is its softmax probability.
+
+A filter wider than the sequence has no valid position, so only filter sizes <= `seq_len` are
+built (on `synthetic_tiny`, T = 5, the filters of sizes 1..5 remain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from algorithms.generator import evaluating
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Sizes of the CNN discriminator; `filter_sizes[i]` gets `num_filters[i]` filters."""
+
+    vocab_size: int
+    seq_len: int
+    emb_dim: int = 64
+    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    dropout_keep: float = 0.75
+    """Probability of keeping a feature in the dropout before the output layer (training only)."""
+    l2: float = 0.2
+    """Weight of the L2 penalty on the output layer in the training loss."""
+
+    def __post_init__(self) -> None:
+        if len(self.filter_sizes) != len(self.num_filters):
+            raise ValueError(
+                f"{len(self.filter_sizes)} filter sizes but {len(self.num_filters)} filter counts: they must pair up"
+            )
+        if not any(size <= self.seq_len for size in self.filter_sizes):
+            raise ValueError(f"filter_sizes={list(self.filter_sizes)}: none fits sequences of length {self.seq_len}")
+
+    @property
+    def used_filters(self) -> list[tuple[int, int]]:
+        """(size, count) of the filters that fit the sequence length."""
+        return [(k, n) for k, n in zip(self.filter_sizes, self.num_filters, strict=True) if k <= self.seq_len]
+
+
+class Highway(nn.Module):
+    """y = t * relu(W_h x) + (1 - t) * x with t = sigmoid(W_t x): one highway layer (Srivastava et al.)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.transform = nn.Linear(size, size)
+        self.gate = nn.Linear(size, size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate = torch.sigmoid(self.gate(x))
+        return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
+
+
+class Discriminator(nn.Module):
+    """CNN classifier over token sequences: (B, T) long -> (B, 2) logits, class 1 = real."""
+
+    def __init__(self, config: DiscriminatorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.emb_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(config.emb_dim, n, k) for k, n in config.used_filters)
+        features = sum(n for _, n in config.used_filters)
+        self.highway = Highway(features)
+        self.dropout = nn.Dropout(1.0 - config.dropout_keep)
+        self.out = nn.Linear(features, 2)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """The reference's initialisers: embedding U(-1, 1); conv and output weights truncated N(0, 0.1), biases 0.1."""
+        nn.init.uniform_(self.embedding.weight, -1.0, 1.0)
+        for layer in [*self.convs, self.out]:
+            nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
+            nn.init.constant_(layer.bias, 0.1)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        embedded = self.embedding(tokens)  # (B, T, E)
+        pooled = []
+        for conv in self.convs:
+            # A VALID convolution written as one matrix product over the unfolded windows: on a CPU this
+            # is 1.5-7x faster than Conv1d at these shapes. Window layout (E, k) matches Conv1d's weight.
+            size = conv.kernel_size[0]
+            windows = embedded.unfold(1, size, 1).flatten(2)  # (B, T - k + 1, E * k)
+            responses = F.linear(windows, conv.weight.flatten(1), conv.bias)  # (B, T - k + 1, n_k)
+            pooled.append(F.relu(responses).amax(dim=1))  # (B, n_k): max over time
+        features = self.highway(torch.cat(pooled, dim=1))  # (B, sum n_k)
+        return self.out(self.dropout(features))  # (B, 2)
+
+    def output_penalty(self) -> Tensor:
+        """TensorFlow's l2_loss of the output layer (half the sum of squares of its weights and bias)."""
+        return 0.5 * (self.out.weight.square().sum() + self.out.bias.square().sum())
+
+    @torch.no_grad()
+    def prob_real(self, tokens: Tensor, batch_size: int = 1024) -> Tensor:
+        """(N,) probability that each sequence is real, dropout off, in chunks of `batch_size`."""
+        device = self.out.weight.device
+        with evaluating(self):
+            chunks = [self(chunk.to(device)).softmax(dim=1)[:, 1] for chunk in tokens.split(batch_size)]
+        return torch.cat(chunks) if chunks else torch.empty(0, device=device)
+
+
+def train_discriminator(
+    discriminator: Discriminator,
+    optimizer: torch.optim.Optimizer,
+    real: Tensor,
+    fake: Tensor,
+    epochs: int,
+    batch_size: int,
+    rng: torch.Generator,
+) -> dict[str, float]:
+    """`epochs` shuffled passes over real (label 1) + fake (label 0), one Adam step per batch.
+
+    Returns the mean cross-entropy (without the L2 term) and the accuracy over the round's training
+    batches, each measured on the batch just before its update (dropout on).
+    """
+    tokens = torch.cat([real, fake])  # (N_real + N_fake, T)
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).long().to(tokens.device)
+    total_loss, correct, seen = 0.0, 0, 0
+    discriminator.train()
+    for _ in range(epochs):
+        for index in torch.randperm(len(tokens), generator=rng, device=rng.device).split(batch_size):
+            index = index.to(tokens.device)
+            logits = discriminator(tokens[index])  # (b, 2)
+            cross_entropy = F.cross_entropy(logits, labels[index])
+            objective = cross_entropy + discriminator.config.l2 * discriminator.output_penalty()
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            total_loss += cross_entropy.item() * len(index)
+            correct += int((logits.argmax(dim=1) == labels[index]).sum())
+            seen += len(index)
+    return {"d_loss": total_loss / seen, "d_acc": correct / seen}
