@@ -13,6 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from bench.errors import BenchError
+from bench.report import main as report_main
 from bench.run import run
 from tests.conftest import CONF_DIR, REPO_ROOT, compose_config
 
@@ -66,14 +67,26 @@ def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
         run(cfg, tmp_path)
 
 
-def test_smoke_experiment_runs_every_algorithm(tmp_path: Path) -> None:
+def test_smoke_experiment_runs_every_algorithm_and_reports(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "bench", "experiment=smoke", f"hydra.sweep.dir={tmp_path}"]
+    command = [sys.executable, "-m", "bench", "experiment=smoke", f"hydra.sweep.dir={tmp_path / 'smoke'}"]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    records = [json.loads(p.read_text()) for p in tmp_path.rglob("metrics.json")]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "smoke").rglob("metrics.json")]
     algorithms = {record["algorithm"] for record in records}  # the module each _target_ names
     targets = [OmegaConf.load(p)._target_ for p in (CONF_DIR / "algorithm").glob("*.yaml")]
     expected = {target.split(".")[-2] for target in targets}  # variants (seqgan_tiny, ...) count once
     assert algorithms == expected
     assert [record["status"] for record in records] == ["complete"] * 2 * len(expected)
+
+    out = tmp_path / "results"
+    assert report_main([str(tmp_path / "smoke"), "--out", str(out), "--temperatures", "0.8,1,1.25"]) == 0
+    table = pd.read_csv(out / "smoke" / "table.csv", comment="#")
+    ours = table[table["source"].str.startswith("this suite")]
+    assert sorted(ours["algorithm"]) == sorted(expected)
+    assert (ours["source"] == "this suite (n = 2)").all()
+    for name in ("learning_curves.png", "temperature_curves.png"):
+        png = (out / "smoke" / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    temperature = pd.read_csv(out / "smoke" / "temperature.csv", comment="#")
+    assert len(temperature) == 2 * len(expected) * 3
