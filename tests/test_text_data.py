@@ -11,6 +11,7 @@ import torch
 from nltk.tokenize import word_tokenize
 
 from algorithms.generator import Generator, GeneratorConfig
+from bench.build import build
 from bench.data import DATA_ENV, DEFAULT_DATA_ROOT
 from bench.datasets.text import TextConfig, TextFileError, build_text, data_dir
 from bench.datasets.tokenizers import detokenize, tokenize
@@ -213,3 +214,12 @@ def test_mle_on_coco_trains_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     assert history["step"].tolist() == [0, 10, 20] and TEXT_FIGURES <= set(history.columns)
     assert history["nll_test"].iloc[-1] < history["nll_test"].iloc[0]
     assert (tmp_path / "samples.txt").read_text().count("\n") == 200
+
+
+@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5561, 50)])
+def test_published_corpora_build_from_their_config_files(name: str, vocab_size: int, seq_len: int) -> None:
+    folder = shared_file(name, "PROVENANCE.md").parent
+    dataset = build(compose_config(f"dataset={name}", f"dataset.data_dir={folder}").dataset, "dataset")
+    assert dataset.name == name and dataset.space.vocab_size == vocab_size and dataset.space.seq_len == seq_len
+    assert dataset.train.shape[0] == 10_000 and len(dataset.references) == 10_000
+    assert dataset.test.shape[0] == 10_000  # no test sentence is longer than the longest training one
