@@ -33,8 +33,8 @@ class CheckpointError(BenchError):
 
 def fingerprint(generator_config: GeneratorConfig, dataset: Dataset) -> dict[str, Any]:
     """What must match for saved weights to mean the same thing: architecture and vocabulary."""
-    vocabulary = getattr(dataset, "vocabulary", None)
-    digest = hashlib.sha256("\n".join(vocabulary).encode()).hexdigest() if vocabulary else None
+    words = vocabulary_words(dataset)
+    digest = hashlib.sha256("\n".join(words).encode()).hexdigest() if words else None
     config = asdict(generator_config)
     return {
         "dataset": dataset.name,
@@ -45,8 +45,21 @@ def fingerprint(generator_config: GeneratorConfig, dataset: Dataset) -> dict[str
     }
 
 
-def check_fingerprint(path: Path, saved: dict[str, Any], expected: dict[str, Any]) -> None:
+def vocabulary_words(dataset: Dataset) -> list[str] | None:
+    """A text dataset's tokens in id order (None on synthetic data, whose ids are the tokens)."""
+    return list(dataset.vocabulary.words) if dataset.vocabulary is not None else None
+
+
+def check_fingerprint(
+    path: Path,
+    saved: dict[str, Any],
+    expected: dict[str, Any],
+    saved_words: list[str] | None = None,
+    dataset: Dataset | None = None,
+) -> None:
     """Refuse weights made for another vocabulary or architecture, naming the first difference."""
+    if dataset is not None and dataset.vocabulary is not None and saved_words is not None:
+        dataset.vocabulary.check_matches(saved_words, str(path))  # names the first differing token
     for key, value in expected.items():
         if saved.get(key) != value:
             what = "vocabulary" if key in ("vocab_size", "vocabulary_sha256", "dataset") else "architecture"
@@ -100,7 +113,8 @@ def load_model(path: Path, dataset: Dataset) -> Generator:
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: not a saved cotbench model ({error})") from None
     as_if_for_dataset = dataclasses.replace(generator_config, space=dataset.space)
-    check_fingerprint(path, payload["fingerprint"], fingerprint(as_if_for_dataset, dataset))
+    expected = fingerprint(as_if_for_dataset, dataset)
+    check_fingerprint(path, payload["fingerprint"], expected, payload.get("vocabulary"), dataset)
     generator = Generator(generator_config)
     generator.load_state_dict(payload["state_dict"])
     return generator.eval()

@@ -1,10 +1,12 @@
-"""Measure a generator at one point of training: NLL_oracle, NLL_test and the true JSD (DESIGN §4).
+"""Measure a generator at one point of training: NLL_oracle, NLL_test and the true JSD, or BLEU on text (DESIGN §4).
 
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
 returns the model's own log-probabilities, the oracle scores the same samples (NLL_oracle and
 the G-side of the JSD), and the model's scores of the held-out test set give NLL_test and the
 P-side of the JSD (the test set is a fresh sample of P, independent of training). The same
 per-token log-probabilities give CoT's per-token-mixture bound (`jsd_stepwise_bound`), at no cost.
+On text datasets (a vocabulary and references, no oracle) the same samples give BLEU, self-BLEU
+and sacreBLEU.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bench.datasets.base import Dataset
 from bench.datasets.synthetic import all_sequences
 from bench.runtime import derived_seed
 from bench.schema import EvalConfig
+from bench.text_figures import TextFigures
 from metrics.jsd import jsd_exact, jsd_monte_carlo, jsd_stepwise_bound_exact, jsd_stepwise_bound_monte_carlo
 from metrics.nll import nll_oracle, nll_test
 
@@ -42,6 +45,8 @@ class Evaluator:
         self.every_sequence = all_sequences(dataset.space).to(device) if dataset.enumerable else None
         if self.every_sequence is not None:  # exact JSD: P over the whole space, also fixed
             self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T)
+        is_text = dataset.oracle is None and dataset.vocabulary is not None and dataset.references is not None
+        self.text = TextFigures(dataset.vocabulary, dataset.references) if is_text else None
 
     def __call__(self, generator: Generator, step: int) -> Evaluation:
         tau = self.config.temperature
@@ -51,6 +56,8 @@ class Evaluator:
         figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
         if self.oracle is not None:
             figures.update(self._oracle_figures(generator, samples, model_on_test))
+        if self.text is not None:
+            figures.update(self.text(samples.tokens))
         return Evaluation(figures, samples)
 
     def _oracle_figures(self, generator: Generator, samples: Samples, model_on_test: Tensor) -> dict[str, float]:

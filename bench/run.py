@@ -129,7 +129,7 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
     meta = {"algorithm": algorithm_name(cfg), "dataset": dataset.name, "seed": config.seed, "device": str(device)}
     state = LoopState()
     if saved is not None:
-        checkpoint.check_fingerprint(checkpoint_path, saved["fingerprint"], expected)
+        checkpoint.check_fingerprint(checkpoint_path, saved["fingerprint"], expected, saved.get("vocabulary"), dataset)
         if read_status(run_dir) == "complete" and saved["loop"]["step"] >= steps:
             log.info("%s: already complete at step %d (resume=never starts over)", run_dir, saved["loop"]["step"])
             return dict(saved["final"])
@@ -146,6 +146,7 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
         payload = {
             "config": _comparable(cfg),
             "fingerprint": expected,
+            "vocabulary": checkpoint.vocabulary_words(dataset),
             "algorithm": algorithm.state_dict(),
             "rng": _rng_state(rng),
             "loop": loop_state.state_dict(),

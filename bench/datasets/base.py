@@ -1,4 +1,4 @@
-"""What every dataset hands the loop: a sequence space, train and test tensors, and optionally an oracle."""
+"""What every dataset hands the loop: a sequence space, train and test tensors, an oracle or a vocabulary."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from algorithms.generator import Generator, SequenceSpace
+from bench.datasets.vocabulary import Vocabulary
 
 
 @dataclass
 class Dataset:
-    """Sequences on the CPU as (N, T) long tensors; `oracle` is the true model on synthetic data."""
+    """Sequences on the CPU as (N, T) long tensors; `oracle` is the true model on synthetic data.
+
+    Text datasets carry a `vocabulary` (ids -> words, also checked against checkpoints) and the
+    BLEU `references`: every test sentence as tokens, whatever the vocabulary or max length left out.
+    """
 
     name: str
     space: SequenceSpace
     train: Tensor
     test: Tensor
     oracle: Generator | None = None
+    vocabulary: Vocabulary | None = None
+    references: list[list[str]] | None = None
 
     @property
     def enumerable(self) -> bool:
@@ -29,5 +36,7 @@ class Dataset:
         )
 
     def decode(self, tokens: Tensor) -> list[str]:
-        """One line of text per sequence; synthetic data prints token ids separated by spaces."""
+        """One line of text per sequence: words through the first EOS, or token ids on synthetic data."""
+        if self.vocabulary is not None:
+            return [" ".join(words) for words in self.vocabulary.decode(tokens)]
         return [" ".join(str(t) for t in row) for row in tokens.tolist()]

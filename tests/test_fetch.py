@@ -1,0 +1,109 @@
+"""`python -m bench.data fetch`: downloads from a local HTTP server, verified by sha256, atomic, clear errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bench.data import BUNDLES, FetchError, fetch, sha256_of
+from tests.conftest import REPO_ROOT, shared_file
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        QuietHandler.requests.append(self.path)
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder laid out as <owner>/<repo>/<commit>/<path>, served on 127.0.0.1 at an ephemeral port."""
+    root = tmp_path / "mirror"
+    for bundle in BUNDLES.values():
+        for remote in bundle.files:
+            target = root / remote.source
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shared_file(bundle.folder, remote.name), target)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    QuietHandler.requests = []
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_fetch_downloads_every_file_and_verifies_it(mirror: tuple[Path, str], tmp_path: Path, name: str) -> None:
+    _, base_url = mirror
+    paths = fetch(name, tmp_path / "data", base_url, progress=False)
+    bundle = BUNDLES[name]
+    assert [p.name for p in paths] == [r.name for r in bundle.files]
+    for path, remote in zip(paths, bundle.files, strict=True):
+        assert path.parent == tmp_path / "data" / bundle.folder
+        assert path.read_bytes() == shared_file(bundle.folder, remote.name).read_bytes()
+        assert sha256_of(path) == remote.sha256 and path.stat().st_size == remote.size
+    downloads = len(QuietHandler.requests)
+    assert downloads == len(bundle.files)
+    fetch(name, tmp_path / "data", base_url, progress=False)  # everything present and verified: no download
+    assert len(QuietHandler.requests) == downloads
+
+
+def test_checksum_mismatch_keeps_nothing(mirror: tuple[Path, str], tmp_path: Path) -> None:
+    root, base_url = mirror
+    remote = BUNDLES["coco"].files[1]
+    served = root / remote.source
+    data = bytearray(served.read_bytes())
+    data[100] ^= 1  # one flipped bit
+    served.write_bytes(bytes(data))
+    with pytest.raises(FetchError, match=r"test_coco.txt: checksum mismatch \(sha256 [0-9a-f]{64}, expected 72e25c"):
+        fetch("coco", tmp_path / "data", base_url, progress=False)
+    folder = tmp_path / "data" / "coco"
+    assert sorted(p.name for p in folder.iterdir()) == ["image_coco.txt"]  # the good file, no partial file
+
+
+def test_a_corrupt_local_copy_is_downloaded_again(mirror: tuple[Path, str], tmp_path: Path) -> None:
+    _, base_url = mirror
+    stale = tmp_path / "data" / "coco" / "image_coco.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("not the captions\n")
+    fetch("coco", tmp_path / "data", base_url, progress=False)
+    assert sha256_of(stale) == BUNDLES["coco"].files[0].sha256
+
+
+def test_missing_remote_file_is_a_clear_error(mirror: tuple[Path, str], tmp_path: Path) -> None:
+    root, base_url = mirror
+    (root / BUNDLES["coco"].files[0].source).unlink()
+    with pytest.raises(FetchError, match=r"image_coco.txt: download failed \(HTTP Error 404"):
+        fetch("coco", tmp_path / "data", base_url, progress=False)
+    assert not (tmp_path / "data" / "coco").exists() or not any((tmp_path / "data" / "coco").iterdir())
+
+
+def test_command_line_fetch_and_its_one_line_error(mirror: tuple[Path, str], tmp_path: Path) -> None:
+    root, base_url = mirror
+    command = [sys.executable, "-m", "bench.data", "fetch", "coco", "--root", str(tmp_path / "d")]
+    command += ["--no-progress", "--base-url"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    ok = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "d" / "coco" / "test_coco.txt").is_file()
+    (root / BUNDLES["coco"].files[0].source).write_text("tampered\n")
+    command[6] = str(tmp_path / "e")
+    bad = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and len(lines) == 1
+    assert lines[0].startswith("error: ") and "checksum mismatch" in lines[0]
+    assert not (tmp_path / "e" / "coco" / "image_coco.txt").exists()
