@@ -24,7 +24,7 @@ from bench.errors import BenchError
 from bench.evaluation import Evaluation, Evaluator
 
 # Figures shown on the progress bar, when present.
-_SHOWN = ("g_loss", "nll_oracle", "nll_test", "jsd")
+_SHOWN = ("g_loss", "nll_oracle", "nll_test", "jsd", "bleu5", "self_bleu5")
 
 
 class DivergenceError(BenchError):

@@ -30,7 +30,7 @@ def not_complete(run_dir: Path) -> bool:
     ("overrides", "message"),
     [
         (["algorithm=nope"], "algorithm=nope: unknown algorithm (available: "),
-        (["dataset=nope"], "dataset=nope: unknown dataset (available: synthetic"),
+        (["dataset=nope"], "dataset=nope: unknown dataset (available: coco, emnlp_news, synthetic"),
         (["hydra/launcher=nope"], "hydra/launcher=nope: unknown launcher (available: "),
         (["seed=abc"], "seed=abc: Value 'abc' of type 'str' could not be converted to Integer"),
         (["algorithm.lr=-0.5"], "algorithm.lr=-0.5: must be a finite number > 0"),
