@@ -77,9 +77,14 @@ class Algorithm(ABC):
     def step(self) -> dict[str, float]:
         """Do one unit of training; return the figures to log (losses), as Python floats."""
 
+    def parts(self) -> dict[str, Any]:
+        """The objects whose `state_dict()` together make the resumable state (networks, optimisers,
+        batch iterators), by name. Subclasses extend this; plain counters go in `extra_state`."""
+        return {"generator": self.generator}
+
     def networks(self) -> dict[str, torch.nn.Module]:
         """Every network this algorithm trains (checked for finite parameters at each evaluation)."""
-        return {"generator": self.generator}
+        return {name: part for name, part in self.parts().items() if isinstance(part, torch.nn.Module)}
 
     @property
     def default_steps(self) -> int:
@@ -100,10 +105,19 @@ class Algorithm(ABC):
         """Extra figures an algorithm reports at each evaluation (e.g. CoT's mediator NLL)."""
         return {}
 
-    @abstractmethod
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: networks, optimisers, counters, batch position."""
+    def extra_state(self) -> dict[str, Any]:
+        """Plain values (counters) that belong to the resumable state besides `parts()`."""
+        return {}
 
-    @abstractmethod
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (nothing to restore by default)
+        """Restore what `extra_state` returned."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: each part's state, then the extra values."""
+        return {name: part.state_dict() for name, part in self.parts().items()} | self.extra_state()
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned."""
+        for name, part in self.parts().items():
+            part.load_state_dict(state[name])
+        self.load_extra_state(state)

@@ -151,21 +151,11 @@ class CoT(Algorithm):
         on_samples = mean_token_nll(self.mediator.score(samples), space.mask(samples))
         return {"m_balanced_nll": 0.5 * (on_test + on_samples)}
 
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.generator, "mediator": self.mediator}
-
-    def state_dict(self) -> dict[str, Any]:
+    def parts(self) -> dict[str, Any]:
         return {
-            "generator": self.generator.state_dict(),
-            "mediator": self.mediator.state_dict(),
-            "g_optimizer": self.g_optimizer.state_dict(),
-            "m_optimizer": self.m_optimizer.state_dict(),
-            "batches": self.batches.state_dict(),
+            "generator": self.generator,
+            "mediator": self.mediator,
+            "g_optimizer": self.g_optimizer,
+            "m_optimizer": self.m_optimizer,
+            "batches": self.batches,
         }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.mediator.load_state_dict(state["mediator"])
-        self.g_optimizer.load_state_dict(state["g_optimizer"])
-        self.m_optimizer.load_state_dict(state["m_optimizer"])
-        self.batches.load_state_dict(state["batches"])

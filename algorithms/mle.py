@@ -69,14 +69,5 @@ class MLE(Algorithm):
         clipped_update(self.optimizer, loss, self.generator.parameters(), self.config.grad_clip)
         return {"g_loss": loss.item()}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "batches": self.batches.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.batches.load_state_dict(state["batches"])
+    def parts(self) -> dict[str, Any]:
+        return {"generator": self.generator, "optimizer": self.optimizer, "batches": self.batches}

@@ -240,29 +240,20 @@ class SeqGAN(Algorithm):
         fake_right = (self.discriminator.prob_real(samples, chunk) <= 0.5).float().mean()
         return {"d_test_acc": (0.5 * (real_right + fake_right)).item()}
 
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.generator, "discriminator": self.discriminator}
-
-    def state_dict(self) -> dict[str, Any]:
+    def parts(self) -> dict[str, Any]:
         return {
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "pretrain_optimizer": self.pretrain_optimizer.state_dict(),
-            "pg_optimizer": self.pg_optimizer.state_dict(),
-            "d_optimizer": self.d_optimizer.state_dict(),
-            "rollout": self.rollout.state_dict(),
-            "counters": dict(self.counters),
-            "d_rounds_done": self.d_rounds_done,
-            "batches": self.batches.state_dict(),
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "pretrain_optimizer": self.pretrain_optimizer,
+            "pg_optimizer": self.pg_optimizer,
+            "d_optimizer": self.d_optimizer,
+            "rollout": self.rollout,
+            "batches": self.batches,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
-        self.pg_optimizer.load_state_dict(state["pg_optimizer"])
-        self.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.rollout.load_state_dict(state["rollout"])
+    def extra_state(self) -> dict[str, Any]:
+        return {"counters": dict(self.counters), "d_rounds_done": self.d_rounds_done}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.counters = {name: int(state["counters"][name]) for name in PHASES}
         self.d_rounds_done = int(state["d_rounds_done"])
-        self.batches.load_state_dict(state["batches"])
