@@ -80,6 +80,8 @@ def test_full_traceback_on_request(tmp_path: Path) -> None:
         (["algorithm.grad_clip=-1"], "algorithm.grad_clip=-1.0: must be >= 0"),
         (["+algorithm.lrr=0.1"], "algorithm.lrr: Key 'lrr' not in 'MLEConfig'"),
         (["dataset.vocab_size=1"], "dataset.vocab_size=1: must be at least 2"),
+        (["dataset=coco", "dataset.max_vocab=3"], "dataset.max_vocab=3: must exceed the 4 special tokens"),
+        (["dataset=coco", "dataset.tokenizer=spacy"], "dataset.tokenizer='spacy': must be one of treebank"),
         (["dataset.n_train=0"], "dataset.n_train=0: must be a positive integer"),
         (["dataset.n_train=10"], "algorithm: batch_size=64 exceeds the 10 training sequences"),
         (["resume=sometimes"], "resume='sometimes': must be auto or never"),

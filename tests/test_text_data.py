@@ -75,6 +75,17 @@ def test_text_dataset_round_trip_vocabulary_unknown_words_and_lengths(tmp_path: 
     assert again.vocabulary == vocabulary and torch.equal(again.train, dataset.train)
 
 
+def test_max_vocab_keeps_the_most_frequent_words_and_rejects_a_cap_below_the_specials(tmp_path: Path) -> None:
+    config = write_corpus(tmp_path)
+    full = build_text(config)
+    capped = build_text(TextConfig(**{**vars(config), "max_vocab": 6}))
+    assert capped.vocabulary.words == full.vocabulary.words[:6]
+    assert capped.space.vocab_size == 6
+    assert int(capped.train.max()) < 6 and (capped.train == capped.vocabulary.unk_id).any()
+    with pytest.raises(ValueError, match=r"dataset.max_vocab=4: must exceed the 4 special tokens"):
+        TextConfig(max_vocab=4)
+
+
 def test_whitespace_tokenizer_and_overlong_policies(tmp_path: Path) -> None:
     config = write_corpus(tmp_path)
     spaced = build_text(TextConfig(**{**vars(config), "tokenizer": "whitespace"}))

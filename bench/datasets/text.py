@@ -16,7 +16,7 @@ from algorithms.generator import SequenceSpace
 from bench.data import DATA_ENV, default_root
 from bench.datasets.base import Dataset
 from bench.datasets.tokenizers import check_tokenizer, tokenize
-from bench.datasets.vocabulary import OVERLONG_POLICIES, Vocabulary
+from bench.datasets.vocabulary import OVERLONG_POLICIES, SPECIALS, Vocabulary
 from bench.errors import BenchError
 
 
@@ -39,6 +39,8 @@ class TextConfig:
     """Held-out sentences: NLL_test, and every line is a BLEU reference."""
     tokenizer: str = "treebank"
     """treebank (nltk word_tokenize(line, preserve_line=True), as the published tables) or whitespace."""
+    max_vocab: int | None = None
+    """At most this many token ids, the 4 specials included (rarer training words become <unk>); null: all."""
     max_len: int | None = None
     """Positions per sequence, EOS included; null: the longest training sentence + 1."""
     overlong: str = "drop"
@@ -49,6 +51,11 @@ class TextConfig:
         check_tokenizer(self.tokenizer)
         if self.overlong not in OVERLONG_POLICIES:
             raise ValueError(f"dataset.overlong={self.overlong!r}: must be one of {', '.join(OVERLONG_POLICIES)}")
+        if self.max_vocab is not None and self.max_vocab <= len(SPECIALS):
+            raise ValueError(
+                f"dataset.max_vocab={self.max_vocab}: must exceed the {len(SPECIALS)} special tokens "
+                f"({', '.join(SPECIALS)}), or be null"
+            )
         if self.max_len is not None and self.max_len < 2:
             raise ValueError(f"dataset.max_len={self.max_len}: must be at least 2 (a word and EOS) or null")
         for field in ("name", "train_file", "test_file"):
@@ -93,7 +100,7 @@ def build_text(config: TextConfig) -> Dataset:
     test_lines = read_sentences(folder / config.test_file, "test_file", config.name)
     train_words = [tokenize(line, config.tokenizer) for line in train_lines]
     test_words = [tokenize(line, config.tokenizer) for line in test_lines]
-    vocabulary = Vocabulary.from_sentences(train_words, config.tokenizer)
+    vocabulary = Vocabulary.from_sentences(train_words, config.tokenizer, config.max_vocab)
     max_len = config.max_len or max(len(sentence) for sentence in train_words) + 1
     train = vocabulary.encode(train_words, max_len, config.overlong, "train_file")
     test = vocabulary.encode(test_words, max_len, config.overlong, "test_file")

@@ -43,10 +43,21 @@ class Vocabulary:
     unk_id = 3
 
     @classmethod
-    def from_sentences(cls, sentences: Sequence[Sequence[str]], tokenizer: str) -> Vocabulary:
-        """Specials, then every training word by falling frequency (ties alphabetical)."""
+    def from_sentences(
+        cls, sentences: Sequence[Sequence[str]], tokenizer: str, max_size: int | None = None
+    ) -> Vocabulary:
+        """Specials, then the training words by falling frequency (ties alphabetical), `max_size` ids at most.
+
+        Words beyond the cap read as UNK, as unseen test words do.
+        """
+        if max_size is not None and max_size <= len(SPECIALS):
+            raise ValueError(
+                f"dataset.max_vocab={max_size}: must exceed the {len(SPECIALS)} special tokens ({', '.join(SPECIALS)})"
+            )
         counts = Counter(word for sentence in sentences for word in sentence if word not in SPECIALS)
         ranked = sorted(counts, key=lambda word: (-counts[word], word))
+        if max_size is not None:
+            ranked = ranked[: max_size - len(SPECIALS)]
         return cls(SPECIALS + tuple(ranked), tokenizer)
 
     def __len__(self) -> int:
