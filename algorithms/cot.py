@@ -22,8 +22,9 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
+from algorithms.chunked import backward_by_chunks, chunk_size_for
 from algorithms.generator import Generator, GeneratorConfig, evaluating
-from algorithms.mle import teacher_forcing_loss
+from algorithms.mle import teacher_forcing_backward
 from metrics.nll import mean_token_nll
 
 
@@ -69,10 +70,33 @@ def generator_loss(g_logits: Tensor, m_logits: Tensor, mask: Tensor) -> Tensor:
     mask: (B, T) scored positions. Gradients flow into whatever produced `g_logits` only when
     `m_logits` carries none (the caller computes them without a graph).
     """
-    log_g = g_logits.log_softmax(dim=-1)  # (B, T, V)
-    log_m = m_logits.log_softmax(dim=-1)  # (B, T, V)
-    kl = (log_g.exp() * (log_g - log_m)).sum(dim=-1)  # (B, T)
-    return (kl * mask).sum() / mask.sum()
+    return (stepwise_kl(g_logits, m_logits) * mask).sum() / mask.sum()
+
+
+def stepwise_kl(g_logits: Tensor, m_logits: Tensor) -> Tensor:
+    """KL(pi_g || pi_m) over the whole vocabulary at each position: (..., V) logits -> (...)."""
+    log_g = g_logits.log_softmax(dim=-1)
+    log_m = m_logits.log_softmax(dim=-1)
+    return (log_g.exp() * (log_g - log_m)).sum(dim=-1)
+
+
+def generator_backward(generator: Generator, mediator: Generator, tokens: Tensor, chunk: int | None) -> float:
+    """Backpropagate `generator_loss` of G and M on `tokens` into G only, chunk by chunk of positions.
+
+    M runs without a graph and without dropout; its logits are made chunk by chunk as well, so
+    neither model's (B * T, V) logits are ever held whole.
+    """
+    mask = generator.space.mask(tokens).reshape(-1)  # (B * T,)
+    count = mask.sum()
+    with torch.no_grad(), evaluating(mediator):
+        m_hidden = mediator.hidden(tokens).reshape(-1, mediator.config.hidden_dim)  # (B * T, H_m)
+
+    def position_loss(rows: Tensor, part: slice) -> Tensor:
+        with torch.no_grad():
+            m_logits = mediator.out(m_hidden[part])
+        return (stepwise_kl(generator.out(rows), m_logits) * mask[part]).sum() / count
+
+    return backward_by_chunks(generator.hidden(tokens), position_loss, chunk)
 
 
 def mediator_config(generator: Generator, config: CoTConfig) -> GeneratorConfig:
@@ -101,6 +125,7 @@ class CoT(Algorithm):
         betas = tuple(config.betas)
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr, betas=betas)
         self.m_optimizer = torch.optim.Adam(self.mediator.parameters(), lr=config.m_lr, betas=betas)
+        self.chunk = chunk_size_for(context.device)
 
     @property
     def default_steps(self) -> int:
@@ -118,13 +143,10 @@ class CoT(Algorithm):
     def generator_step(self) -> float:
         """Lower the per-step KL(pi_g || pi_m) on B fresh samples of G; M is frozen (eval, no grad)."""
         tokens = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
-        with torch.no_grad(), evaluating(self.mediator):
-            m_logits = self.mediator(tokens)  # (B, T, V)
-        loss = generator_loss(self.generator(tokens), m_logits, self.generator.space.mask(tokens))
         self.g_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = generator_backward(self.generator, self.mediator, tokens, self.chunk)
         self.g_optimizer.step()
-        return loss.item()
+        return loss
 
     def mediator_step(self) -> float:
         """Lower M's mean per-token NLL of B real + B fresh generated sequences, dropout on."""
@@ -132,13 +154,12 @@ class CoT(Algorithm):
         fake = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
         self.mediator.train()
         try:
-            loss = teacher_forcing_loss(self.mediator, torch.cat([real, fake]))
             self.m_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = teacher_forcing_backward(self.mediator, torch.cat([real, fake]), self.chunk)
             self.m_optimizer.step()
         finally:
             self.mediator.eval()
-        return loss.item()
+        return loss
 
     def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
         """`m_balanced_nll`: M's per-token NLL, halfway between the test set and G's samples (dropout off).

@@ -156,10 +156,14 @@ class Generator(nn.Module):
         start = torch.full_like(tokens[:, :1], self.space.start_token)
         return torch.cat([start, tokens[:, :-1]], dim=1)  # (B, T)
 
+    def hidden(self, tokens: Tensor) -> Tensor:
+        """(B, T, H) teacher-forced LSTM outputs, dropout applied: what the output layer reads."""
+        hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens)))
+        return self.dropout(hidden)
+
     def forward(self, tokens: Tensor) -> Tensor:
         """Teacher-forced logits (B, T, V) for predicting `tokens` (B, T)."""
-        hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens)))  # (B, T, H)
-        return self.out(self.dropout(hidden))
+        return self.out(self.hidden(tokens))
 
     def token_log_probs(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, T) log p(x_t | x_<t) at temperature tau, differentiable; PAD positions give 0."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
+from algorithms.chunked import backward_by_chunks, chunk_size_for
 from algorithms.generator import Generator
 
 
@@ -33,19 +36,43 @@ class MLEConfig:
             raise ValueError(f"algorithm.grad_clip={self.grad_clip}: must be >= 0 (0 disables clipping)")
 
 
+IGNORED = -100  # cross_entropy's ignore_index: a target that is never scored
+
+
 def teacher_forcing_loss(generator: Generator, batch: torch.Tensor) -> torch.Tensor:
     """Mean per-token NLL of `batch` under `generator` (PAD never counts)."""
     mask = generator.space.mask(batch)
     return -(generator.token_log_probs(batch) * mask).sum() / mask.sum()
 
 
-def clipped_update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float) -> None:
-    """Backpropagate `loss` and take one optimiser step, clipping the global norm when clip > 0."""
-    optimizer.zero_grad(set_to_none=True)
+def teacher_forcing_backward(generator: Generator, batch: torch.Tensor, chunk: int | None) -> float:
+    """Backpropagate `teacher_forcing_loss(generator, batch)` chunk by chunk; return its value."""
+    mask = generator.space.mask(batch)
+    targets = batch.masked_fill(~mask, IGNORED).reshape(-1)  # PAD positions drop out of the sum
+    count = int(mask.sum())
+
+    def position_loss(rows: torch.Tensor, part: slice) -> torch.Tensor:
+        logits = generator.out(rows)
+        return F.cross_entropy(logits, targets[part], ignore_index=IGNORED, reduction="sum") / count
+
+    return backward_by_chunks(generator.hidden(batch), position_loss, chunk)
+
+
+def backward(loss: torch.Tensor) -> float:
+    """Backpropagate a loss computed in one piece; return its value."""
     loss.backward()
+    return loss.item()
+
+
+def clipped_update(optimizer: torch.optim.Optimizer, compute: Callable[[], float], params, clip: float) -> float:
+    """One optimiser step: `compute()` backpropagates a loss and returns its value; the global
+    gradient norm is clipped to `clip` first when clip > 0."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = compute()
     if clip > 0:
         torch.nn.utils.clip_grad_norm_(params, clip)
     optimizer.step()
+    return loss
 
 
 class MLE(Algorithm):
@@ -57,6 +84,7 @@ class MLE(Algorithm):
         super().__init__(config, context)
         self.batches = EpochBatches(context.train_data, config.batch_size, context.rng)
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
+        self.chunk = chunk_size_for(context.device)
 
     @property
     def default_steps(self) -> int:
@@ -65,9 +93,9 @@ class MLE(Algorithm):
         return 1000
 
     def step(self) -> dict[str, float]:
-        loss = teacher_forcing_loss(self.generator, self.batches.next())
-        clipped_update(self.optimizer, loss, self.generator.parameters(), self.config.grad_clip)
-        return {"g_loss": loss.item()}
+        batch = self.batches.next()
+        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731
+        return {"g_loss": clipped_update(self.optimizer, compute, self.generator.parameters(), self.config.grad_clip)}
 
     def parts(self) -> dict[str, Any]:
         return {"generator": self.generator, "optimizer": self.optimizer, "batches": self.batches}

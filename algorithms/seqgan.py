@@ -18,8 +18,9 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
+from algorithms.chunked import chunk_size_for
 from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.mle import clipped_update, teacher_forcing_loss
+from algorithms.mle import backward, clipped_update, teacher_forcing_backward
 from algorithms.rollout import RolloutPolicy, complete_prefixes, policy_gradient_loss, rollout_rewards
 
 PHASES = ("pretrain_g", "pretrain_d", "adversarial")
@@ -140,6 +141,7 @@ class SeqGAN(Algorithm):
         # Fused Adam: D has ~7M parameters (mostly the highway), and the fused step is ~7x faster on a CPU.
         self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr, fused=True)
         self.rollout = RolloutPolicy(self.generator, config.rollout_update_rate)
+        self.chunk = chunk_size_for(context.device)
         self.counters = {"pretrain_g": 0, "pretrain_d": 0, "adversarial": 0}
         self.d_rounds_done = 0  # every discriminator round, pretraining or adversarial
 
@@ -184,9 +186,10 @@ class SeqGAN(Algorithm):
         return figures
 
     def _mle_step(self) -> dict[str, float]:
-        loss = teacher_forcing_loss(self.generator, self.batches.next())
-        clipped_update(self.pretrain_optimizer, loss, self.generator.parameters(), self.config.grad_clip)
-        return {"g_loss": loss.item()}
+        batch = self.batches.next()
+        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731
+        loss = clipped_update(self.pretrain_optimizer, compute, self.generator.parameters(), self.config.grad_clip)
+        return {"g_loss": loss}
 
     def _real_sequences(self, n: int) -> Tensor:
         """n training sequences: a random subset, or whole shuffled copies of the set when n exceeds it."""
@@ -219,11 +222,11 @@ class SeqGAN(Algorithm):
             self.rollout.restart()  # the delayed copy starts from the pretrained generator
         sequences = self.generator.sample(config.pg_batch_size, self.context.rng, batch_size=config.chunk_size).tokens
         rewards = self.rewards(sequences)
-        loss = policy_gradient_loss(self.generator, sequences, rewards)
-        clipped_update(self.pg_optimizer, loss, self.generator.parameters(), config.grad_clip)
+        compute = lambda: backward(policy_gradient_loss(self.generator, sequences, rewards))  # noqa: E731
+        loss = clipped_update(self.pg_optimizer, compute, self.generator.parameters(), config.grad_clip)
         self.rollout.update()
         rounds = [self._discriminator_round() for _ in range(config.d_rounds_per_adversarial)]
-        figures = {"g_loss": loss.item(), "mean_reward": rewards.mean().item()}
+        figures = {"g_loss": loss, "mean_reward": rewards.mean().item()}
         for name in ("d_loss", "d_acc"):
             if rounds:
                 figures[name] = sum(r[name] for r in rounds) / len(rounds)

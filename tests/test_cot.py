@@ -64,7 +64,8 @@ def test_generator_step_leaves_the_mediator_untouched_and_moves_the_generator() 
 def test_mediator_dropout_is_on_only_during_its_own_update() -> None:
     cot = tiny_cot()
     modes: list[bool] = []
-    cot.mediator.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    # the dropout layer runs in every pass through M, whichever method makes it
+    cot.mediator.dropout.register_forward_pre_hook(lambda module, args: modes.append(module.training))
     cot.generator_step()
     assert modes == [False]
     cot.mediator_step()

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from algorithms.base import TrainingContext
 from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from algorithms.generator import SequenceSpace
-from algorithms.mle import clipped_update
+from algorithms.mle import backward, clipped_update
 from algorithms.rollout import complete_prefixes, policy_gradient_loss, rollout_rewards
 from algorithms.seqgan import SeqGAN, SeqGANConfig
 from bench.build import validated
@@ -103,7 +103,9 @@ def test_a_policy_gradient_step_favours_the_sequence_with_the_higher_reward() ->
     rewards = torch.tensor([[0.9] * 5, [0.1] * 5])
     before = model.sequence_log_probs(sequences).detach()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    clipped_update(optimizer, policy_gradient_loss(model, sequences, rewards), model.parameters(), 5.0)
+    clipped_update(
+        optimizer, lambda: backward(policy_gradient_loss(model, sequences, rewards)), model.parameters(), 5.0
+    )
     after = model.sequence_log_probs(sequences).detach()
     assert after[0] > before[0]
     assert after[0] - after[1] > before[0] - before[1]
