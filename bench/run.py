@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 # Keys that may differ between a run and its resumption: how it runs, not what it computes.
-_RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train")
+_RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm")
 
 
 def algorithm_name(cfg: DictConfig) -> str:
