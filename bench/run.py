@@ -56,8 +56,9 @@ def build_run(cfg: DictConfig, device: torch.device, rng: torch.Generator) -> tu
     return dataset, build(cfg.algorithm, "algorithm", context)
 
 
-def _comparable(cfg: DictConfig) -> dict[str, Any]:
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+def _comparable(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """The config without the keys that may change on resume (also applied to a saved config)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     return {key: value for key, value in resolved.items() if key not in _RESUMABLE_DIFFERENCES}
 
 
@@ -112,7 +113,7 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
         _discard_previous(run_dir)
     elif checkpoint_path.exists():
         saved = checkpoint.load(checkpoint_path)
-        difference = _first_difference(saved["config"], _comparable(cfg))
+        difference = _first_difference(_comparable(saved["config"]), _comparable(cfg))
         if difference:
             raise checkpoint.CheckpointError(
                 f"{checkpoint_path}: made with another config: {difference}; "

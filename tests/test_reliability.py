@@ -216,3 +216,13 @@ def test_two_writers_never_share_a_run_directory(tmp_path: Path) -> None:
         run(compose_config(*TINY), tmp_path)
     assert not (tmp_path / "metrics.json").exists()
     run(compose_config(*TINY), tmp_path)  # the lock is released with its holder
+
+
+def test_a_checkpoint_recording_keys_that_may_change_still_resumes(tmp_path: Path) -> None:
+    """Budget and run-time keys (device, threads, budgets) never block a resume, whichever side has them."""
+    run(compose_config(*TINY), tmp_path)
+    saved = checkpoint.load(tmp_path / CHECKPOINT)
+    saved["config"] |= {"steps_by_algorithm": {}, "threads": 7, "device": "cuda"}
+    checkpoint.save(tmp_path / CHECKPOINT, {k: v for k, v in saved.items() if k != "format"})
+    extended = run(compose_config(*TINY[:1], "train.steps=80", *TINY[2:]), tmp_path)
+    assert extended["step"] == 80
