@@ -313,9 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.temperature_samples < 2:
             raise BenchError(f"--temperature-samples={args.temperature_samples}: must be at least 2")
         out_dir = args.out / (args.name or args.sweep_dir.resolve().name)
-        command = "python -m bench.report " + " ".join(
-            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-        )
+        command = regenerate_command(args.sweep_dir, argv if argv is not None else sys.argv[1:])
         readme = write_report(args.sweep_dir, out_dir, command, temperatures, args.temperature_samples, args.device)
     except (BenchError, ValueError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
