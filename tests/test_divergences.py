@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from torch import Tensor
@@ -14,7 +17,7 @@ from bench.build import build
 from bench.datasets.base import Dataset
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
 from bench.evaluation import Evaluator
-from bench.run import build_run
+from bench.run import build_run, run
 from bench.schema import EvalConfig
 from bench.synthetic_figures import SyntheticFigures
 from metrics.entropy import entropy_from_samples
@@ -294,3 +297,29 @@ def test_dataset_kind_says_what_it_must_carry() -> None:
         Dataset("broken", dataset.space, dataset.train, dataset.test, kind="synthetic")
     with pytest.raises(ValueError, match="kind='audio': must be one of synthetic, text"):
         Dataset("broken", dataset.space, dataset.train, dataset.test, oracle=dataset.oracle, kind="audio")
+
+
+# ----- the run record -------------------------------------------------------------------------
+RUN = ("algorithm=cot", "dataset=synthetic_tiny", "eval.every=2", "eval.n_samples=300", "progress=false")
+
+
+def test_a_run_records_every_figure_and_the_prefix_curve_and_resume_never_duplicates_it(tmp_path: Path) -> None:
+    straight = tmp_path / "straight"
+    run(compose_config(*RUN, "train.steps=6"), straight)
+    history = pd.read_csv(straight / "history.csv")
+    new = {"jsd_prefix_mean", "jsd_prefix_mean_se", "entropy", "nll_valid", "jsd_mediator_bound", "m_balanced_nll"}
+    assert new <= set(history.columns)
+    assert new <= json.loads((straight / "metrics.json").read_text())["final"].keys()
+    curve = pd.read_csv(straight / "prefix_jsd.csv")
+    assert list(curve.columns) == ["step", "t", "jsd", "se", "exact"]
+    assert curve["step"].tolist() == [step for step in (0, 2, 4, 6) for _ in range(5)]
+    last = curve[curve["step"] == 6]
+    assert last["jsd"].iloc[-1] == pytest.approx(history["jsd"].iloc[-1], abs=1e-12)
+    assert last["jsd"].mean() == pytest.approx(history["jsd_prefix_mean"].iloc[-1], abs=1e-12)
+
+    resumed = tmp_path / "resumed"
+    run(compose_config(*RUN, "train.steps=4"), resumed)
+    with (resumed / "prefix_jsd.csv").open("a") as stream:  # rows the checkpoint does not know of
+        stream.write("4,1,0.5,0.0,True\n")
+    run(compose_config(*RUN, "train.steps=6"), resumed)
+    pd.testing.assert_frame_equal(pd.read_csv(resumed / "prefix_jsd.csv"), curve)
