@@ -30,7 +30,6 @@ VALID_SALT = 1
 class SyntheticConfig:
     """An oracle language model and data sampled from it."""
 
-    _target_: str = "bench.datasets.synthetic.build_synthetic"
     name: str = "synthetic"
     vocab_size: int = 5000
     """Vocabulary size V (5000 in SeqGAN's benchmark)."""
