@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,15 @@ from bench.datasets.synthetic import all_sequences
 from bench.errors import BenchError
 from bench.run import build_run, run
 from tests.conftest import compose_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """These networks are tiny: a second thread only adds synchronisation (and, on a busy machine, spinning)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny(*overrides: str, algorithm: str = "nested_cot", seed: int = 0) -> tuple[Dataset, NestedCoT | CoT]:
