@@ -25,9 +25,10 @@ import torch
 from torch import Tensor
 
 from algorithms.base import EpochBatches, TrainingContext
+from algorithms.checks import check_at_least, check_positive
 from algorithms.cot import CoT, CoTConfig, generator_backward, mediator_config
 from algorithms.generator import Generator
-from algorithms.mle import teacher_forcing_backward
+from algorithms.training import teacher_forcing_backward
 from metrics.nll import mean_token_nll
 
 
@@ -39,7 +40,6 @@ class NestedCoTConfig(CoTConfig):
     of G, so that it is an unbiased sample of (P + G)/2 at every step (an odd B would tilt it).
     """
 
-    _target_: str = "algorithms.nested_cot.NestedCoT"
     m_dropout: float = 0.0
     """Dropout on M's LSTM outputs during its own (KL) update. 0: M now learns like CoT's generator,
     from a KL on its own samples (CoT's G has no dropout), and with dropout the pi_M of the loss would
@@ -57,12 +57,9 @@ class NestedCoTConfig(CoTConfig):
     network that fits the finite real data by MLE."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.m2_lr > 0:
-            raise ValueError(f"algorithm.m2_lr={self.m2_lr}: must be > 0")
-        for name in ("m2_steps", "m2_width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be at least 1")
+        super().__post_init__()  # CoT's checks, NaN and infinity refused in every field included
+        check_positive(self, "algorithm", "m2_lr")
+        check_at_least(self, "algorithm", 1, "m2_steps", "m2_width")
         if not 0.0 <= self.m2_dropout < 1.0:
             raise ValueError(f"algorithm.m2_dropout={self.m2_dropout}: must be in [0, 1)")
         if self.batch_size % 2:

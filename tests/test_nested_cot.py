@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from algorithms.base import EpochBatches
 from algorithms.cot import CoT
@@ -20,7 +21,7 @@ from bench.datasets.base import Dataset
 from bench.datasets.synthetic import all_sequences
 from bench.errors import BenchError
 from bench.run import build_run, run
-from tests.conftest import compose_config
+from tests.conftest import CONF_DIR, compose_config
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +128,7 @@ def test_inner_step_is_the_balanced_nll_of_half_real_half_g_and_as_many_samples_
 
 
 def test_dropout_is_on_only_in_each_networks_own_update() -> None:
-    _, nested = tiny("++algorithm.m_dropout=0.5")
+    _, nested = tiny("algorithm.m_dropout=0.5")
     modes: dict[str, list[bool]] = {"m": [], "m2": []}
     nested.mediator.dropout.register_forward_pre_hook(lambda module, args: modes["m"].append(module.training))
     nested.inner.dropout.register_forward_pre_hook(lambda module, args: modes["m2"].append(module.training))
@@ -227,13 +228,13 @@ def test_runs_through_the_loop_and_resumes_bit_identically(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("++algorithm.m2_lr=0", "algorithm.m2_lr=0.0: must be > 0"),
-        ("++algorithm.m2_steps=0", "algorithm.m2_steps=0: must be at least 1"),
-        ("++algorithm.m2_width=0", "algorithm.m2_width=0: must be at least 1"),
-        ("++algorithm.m2_dropout=1.0", "algorithm.m2_dropout=1.0: must be in [0, 1)"),
-        ("++algorithm.m_dropout=-0.1", "algorithm.m_dropout=-0.1: must be in [0, 1)"),
+        ("algorithm.m2_lr=0", "algorithm.m2_lr=0.0: must be > 0"),
+        ("algorithm.m2_steps=0", "algorithm.m2_steps=0: must be at least 1"),
+        ("algorithm.m2_width=0", "algorithm.m2_width=0: must be at least 1"),
+        ("algorithm.m2_dropout=1.0", "algorithm.m2_dropout=1.0: must be in [0, 1)"),
+        ("algorithm.m_dropout=-0.1", "algorithm.m_dropout=-0.1: must be in [0, 1)"),
         (
-            "++algorithm.batch_size=63",
+            "algorithm.batch_size=63",
             "algorithm.batch_size=63: must be even for nested_cot (its target batch is half real sequences, "
             "half samples of G)",
         ),
@@ -246,15 +247,15 @@ def test_bad_values_fail_with_one_line(override: str, message: str) -> None:
 
 
 def test_a_batch_larger_than_the_data_fails_with_one_line(tmp_path: Path) -> None:
-    cfg = compose_config(*RUN, "++algorithm.batch_size=5000")
+    cfg = compose_config(*RUN, "algorithm.batch_size=5000")
     with pytest.raises(BenchError, match=r"^algorithm: batch_size=5000 exceeds the 2000 training sequences$"):
         run(cfg, tmp_path)
     assert not (tmp_path / "history.csv").exists()
 
 
-def test_config_file_carries_only_the_target() -> None:
-    node = compose_config("algorithm=nested_cot").algorithm
-    assert set(node.keys()) == {"_target_"}
-    from_file = validated(node, NestedCoTConfig, "algorithm")
+def test_config_file_carries_only_the_target_and_gives_the_dataclass_defaults() -> None:
+    raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "algorithm" / "nested_cot.yaml"))
+    assert set(raw) == {"defaults", "_target_"}
+    from_file = validated(compose_config("algorithm=nested_cot").algorithm, NestedCoTConfig, "algorithm")
     from_file.betas = tuple(from_file.betas)  # OmegaConf hands sequences back as lists
     assert from_file == NestedCoTConfig()
