@@ -20,6 +20,7 @@ from bench.build import validated
 from bench.datasets.base import Dataset
 from bench.datasets.synthetic import all_sequences
 from bench.errors import BenchError
+from bench.loop import DivergenceError, check_parameters
 from bench.run import build_run, run
 from tests.conftest import CONF_DIR, compose_config
 
@@ -154,6 +155,16 @@ def test_defaults_shapes_and_networks() -> None:
     assert lrs == [1e-3, 3e-3, 3e-3]
     assert set(nested.networks()) == {"generator", "mediator", "inner_mediator"}  # all checked for finiteness
     assert nested.batches.batch_size == nested.config.batch_size // 2
+
+
+def test_a_non_finite_inner_mediator_trips_the_divergence_guard() -> None:
+    _, nested = tiny()
+    with torch.no_grad():
+        nested.inner.out.bias[0] = float("nan")
+    with pytest.raises(DivergenceError, match=r"^step 0: parameter inner_mediator\.out\.bias is not finite"):
+        check_parameters(nested, 0)
+    losses = nested.step()
+    assert math.isnan(losses["m_loss"]) and math.isnan(losses["m2_loss"])  # the loop stops on either
 
 
 def exact_kls(dataset: Dataset, generator: torch.nn.Module, mediator: torch.nn.Module) -> tuple[float, float]:
