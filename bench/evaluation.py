@@ -11,6 +11,7 @@ and sacreBLEU.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,18 +47,20 @@ class Evaluator:
         if self.every_sequence is not None:  # exact JSD: P over the whole space, also fixed
             self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T)
         is_text = dataset.oracle is None and dataset.vocabulary is not None and dataset.references is not None
-        self.text = TextFigures(dataset.vocabulary, dataset.references) if is_text else None
+        self.text = TextFigures.of(dataset) if is_text else None
 
-    def __call__(self, generator: Generator, step: int) -> Evaluation:
+    def __call__(self, generator: Generator, step: int, between_chunks: Callable[[], None] | None = None) -> Evaluation:
+        """The figures at `step`. `between_chunks()` is called between chunks of sampling, scoring and
+        text figures, so a pending stop (SIGTERM) can end an evaluation within seconds by raising there."""
         tau = self.config.temperature
         rng = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, step))
-        samples = generator.sample(self.config.n_samples, rng, tau)
-        model_on_test = generator.score(self.test, tau)
+        samples = generator.sample(self.config.n_samples, rng, tau, between_chunks=between_chunks)
+        model_on_test = generator.score(self.test, tau, between_chunks=between_chunks)
         figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
         if self.oracle is not None:
             figures.update(self._oracle_figures(generator, samples, model_on_test))
         if self.text is not None:
-            figures.update(self.text(samples.tokens))
+            figures.update(self.text(samples.tokens, between_chunks))
         return Evaluation(figures, samples)
 
     def _oracle_figures(self, generator: Generator, samples: Samples, model_on_test: Tensor) -> dict[str, float]:

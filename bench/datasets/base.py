@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from torch import Tensor
 
@@ -14,8 +15,11 @@ from bench.datasets.vocabulary import Vocabulary
 class Dataset:
     """Sequences on the CPU as (N, T) long tensors; `oracle` is the true model on synthetic data.
 
-    Text datasets carry a `vocabulary` (ids -> words, also checked against checkpoints) and the
-    BLEU `references`: every test sentence as tokens, whatever the vocabulary or max length left out.
+    Text datasets carry a `vocabulary` (ids -> words, also checked against checkpoints), the
+    BLEU `references` (every test sentence as tokens, whatever the vocabulary or max length left
+    out) and `reference_lines` (the same sentences as the file spells them, for sacreBLEU).
+    `provenance` says what the data was (files and their sha256, sizes, seeds), `warnings` what a
+    reader of the figures should know about it; a run records both in metrics.json.
     """
 
     name: str
@@ -25,6 +29,9 @@ class Dataset:
     oracle: Generator | None = None
     vocabulary: Vocabulary | None = None
     references: list[list[str]] | None = None
+    reference_lines: list[str] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def enumerable(self) -> bool:

@@ -4,19 +4,41 @@
 `word_tokenize`; `preserve_line=True` skips sentence splitting, which needs no downloaded nltk data
 and changes nothing on one-sentence lines. `whitespace` splits on runs of whitespace (it leaves
 "night." as one token, which moves COCO BLEU by up to 0.07).
+
+Before tokenising, both splits of a dataset go through the same `normalize`: `quote_spacing=spaced`
+makes every double quote a space-separated token. EMNLP News needs it: its training substitute
+spells a closing quote `, "` and its test split `,"`, which Treebank turns into different tokens
+(`` and ''), so the same sentences would score BLEU-5 0.1937 against one spelling and 0.2036 against
+the other; spaced, the two spellings of its 10,000 test sentences become identical.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 
 TOKENIZERS = ("treebank", "whitespace")
+QUOTE_SPACINGS = ("asis", "spaced")
+_QUOTE = re.compile(r'\s*"\s*')
 
 
 def check_tokenizer(name: str) -> None:
     if name not in TOKENIZERS:
         raise ValueError(f"dataset.tokenizer={name!r}: must be one of {', '.join(TOKENIZERS)}")
+
+
+def check_quote_spacing(name: str) -> None:
+    if name not in QUOTE_SPACINGS:
+        raise ValueError(f"dataset.quote_spacing={name!r}: must be one of {', '.join(QUOTE_SPACINGS)}")
+
+
+def normalize(line: str, quote_spacing: str) -> str:
+    """The line as both splits are tokenised: `spaced` puts one space on each side of every double quote."""
+    if quote_spacing == "asis":
+        return line
+    check_quote_spacing(quote_spacing)
+    return " ".join(_QUOTE.sub(' " ', line).split())
 
 
 @cache
