@@ -13,6 +13,7 @@ from nltk.tokenize import word_tokenize
 from algorithms.generator import Generator, GeneratorConfig
 from bench.build import build
 from bench.data import DATA_ENV, DEFAULT_DATA_ROOT
+from bench.datasets.fetch import published_file
 from bench.datasets.text import TextConfig, TextFileError, build_text, data_dir
 from bench.datasets.tokenizers import detokenize, tokenize
 from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, VocabularyMismatchError
@@ -237,10 +238,15 @@ def test_mle_on_coco_trains_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     assert (tmp_path / "samples.txt").read_text().count("\n") == 200
 
 
-@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5561, 50)])
+@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5560, 50)])
 def test_published_corpora_build_from_their_config_files(name: str, vocab_size: int, seq_len: int) -> None:
     folder = shared_file(name, "PROVENANCE.md").parent
     dataset = build(compose_config(f"dataset={name}", f"dataset.data_dir={folder}").dataset, "dataset")
     assert dataset.name == name and dataset.space.vocab_size == vocab_size and dataset.space.seq_len == seq_len
     assert dataset.train.shape[0] == 10_000 and len(dataset.references) == 10_000
     assert dataset.test.shape[0] == 10_000  # no test sentence is longer than the longest training one
+    assert dataset.warnings == []  # the published files set none of the traps
+    assert (
+        dataset.provenance["test"]["sha256"]
+        == published_file(dataset.provenance["test"]["path"].split("/")[-1])[1].sha256
+    )
