@@ -48,13 +48,18 @@ class Evaluator:
             self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T)
         is_text = dataset.oracle is None and dataset.vocabulary is not None and dataset.references is not None
         self.text = TextFigures.of(dataset) if is_text else None
+        # sampling chunks of about 8,192 positions on text, so a stop is seen within a second or so
+        # whatever max_len is (the samples do not depend on the chunk size); synthetic: the default
+        self.sample_rows = 1024 if dataset.space.eos_token is None else max(1, 8192 // dataset.space.seq_len)
 
     def __call__(self, generator: Generator, step: int, between_chunks: Callable[[], None] | None = None) -> Evaluation:
         """The figures at `step`. `between_chunks()` is called between chunks of sampling, scoring and
         text figures, so a pending stop (SIGTERM) can end an evaluation within seconds by raising there."""
         tau = self.config.temperature
         rng = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, step))
-        samples = generator.sample(self.config.n_samples, rng, tau, between_chunks=between_chunks)
+        samples = generator.sample(
+            self.config.n_samples, rng, tau, batch_size=self.sample_rows, between_chunks=between_chunks
+        )
         model_on_test = generator.score(self.test, tau, between_chunks=between_chunks)
         figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
         if self.oracle is not None:

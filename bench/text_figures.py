@@ -55,7 +55,7 @@ class TextFigures:
     def __call__(self, samples: Tensor, between: Callable[[], None] | None = None) -> dict[str, float]:
         """bleuN, self_bleuN (N in orders), sacrebleu (0-100) and test_unk_share of (n, T) generated ids.
 
-        `between()` is called every 1,000 sentences of each figure (a caller may raise there to stop).
+        `between()` is called every 256 sentences of each figure (a caller may raise there to stop).
         """
         hypotheses = self.vocabulary.decode(samples.cpu())
         figures = {} if self.test_unk_share is None else {"test_unk_share": self.test_unk_share}

@@ -107,7 +107,7 @@ def _check_orders(orders: Sequence[int], max_order: int) -> None:
         raise ValueError(f"orders={tuple(orders)}: must be between 1 and {max_order}")
 
 
-EVERY = 1000
+EVERY = 256
 """`between()` is called after every this many sentences (a caller may raise there to stop early)."""
 
 
