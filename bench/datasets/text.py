@@ -18,6 +18,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from algorithms.checks import check_finite
 from algorithms.generator import SequenceSpace
 from bench.datasets.base import Dataset
 from bench.datasets.fetch import default_root
@@ -36,7 +37,6 @@ VOCABULARY_SOURCES = ("train", "train_and_test")
 class TextConfig:
     """One text corpus: where its two files are, how lines become tokens, and how long a sequence may be."""
 
-    _target_: str = "bench.datasets.text.build_text"
     name: str = "coco"
     """Dataset name; also the folder under the data root, and the `python -m bench.data fetch` name."""
     data_dir: str | None = None
@@ -75,6 +75,7 @@ class TextConfig:
     """Warn when more than this share of a split's tokens read as <unk> (COCO's test split: 3.5 %)."""
 
     def __post_init__(self) -> None:
+        check_finite(self, "dataset")
         check_tokenizer(self.tokenizer)
         check_quote_spacing(self.quote_spacing)
         if self.vocabulary_from not in VOCABULARY_SOURCES:
