@@ -203,7 +203,7 @@ def test_an_evaluation_checks_between_chunks_and_a_stop_is_redone_on_resume(tmp_
         def step(self) -> dict[str, float]:
             return {}
 
-        def evaluation_figures(self, samples: torch.Tensor, test: torch.Tensor) -> dict[str, float]:
+        def evaluation_figures(self, context: object) -> dict[str, float]:
             return {}
 
         def networks(self) -> dict[str, nn.Module]:
