@@ -99,7 +99,7 @@ class SequenceSpace:
 
 @dataclass
 class ModelConfig:
-    """The shared generator architecture (DESIGN §1), as the `model` node of the root config sets it."""
+    """The shared generator architecture (docs/design.md §1), as the `model` node of the root config sets it."""
 
     emb_dim: int = 32
     """Token embedding size (32 in the synthetic benchmark)."""

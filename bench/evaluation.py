@@ -1,4 +1,4 @@
-"""Measure a generator at one point of training: NLL_test and entropy, then its dataset kind's own figures (DESIGN §4).
+"""Measure a generator at one point of training: NLL_test, entropy, then its dataset kind's figures (docs/design.md §4).
 
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
 returns the model's own log-probabilities (G's entropy and the G-side of every divergence), and

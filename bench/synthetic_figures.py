@@ -1,4 +1,4 @@
-"""Figures an oracle makes possible: NLL_oracle, validation NLL, sequence JSD, its bounds, prefix JSD (DESIGN §4).
+"""Figures an oracle makes possible: NLL_oracle, NLL_valid, sequence JSD, its bounds, prefix JSD (docs/design.md §4).
 
 Everything reuses the evaluation's one sample of G and the fixed test set (a sample of P): the
 oracle scores G's samples, and its scores of the test set are computed once. On spaces small

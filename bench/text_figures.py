@@ -1,4 +1,4 @@
-"""The text figures of one evaluation: BLEU-2..5 against the test set, self-BLEU-2..5, sacreBLEU (DESIGN §4).
+"""The text figures of one evaluation: BLEU-2..5 against the test set, self-BLEU-2..5, sacreBLEU (docs/design.md §4.6).
 
 The reference tables are built once per run; each evaluation decodes its samples (words through the
 first EOS) and scores every one of them, so the figures are those of the published tables, which

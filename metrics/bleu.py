@@ -1,4 +1,4 @@
-"""BLEU-n and self-BLEU-n exactly as nltk's `sentence_bleu` scores them, from tables built once (DESIGN §4).
+"""BLEU-n and self-BLEU-n exactly as nltk's `sentence_bleu` scores them, from tables built once (docs/design.md §4.6).
 
 Texygen's convention: each hypothesis is scored by nltk `sentence_bleu` against *all* references with
 uniform weights (1/n, ..., 1/n) and `SmoothingFunction().method1`, and the scores are averaged. nltk

@@ -1,4 +1,4 @@
-"""Real text (DESIGN §1, text setting): MS-COCO captions and EMNLP2017 News, read from a data folder.
+"""Real text (docs/design.md §1 and §4.6): MS-COCO captions and EMNLP2017 News, read from a data folder.
 
 The files are never part of the repository: `python -m bench.data fetch coco` downloads them, or
 point `dataset.data_dir` (or the COTBENCH_DATA environment variable) at a folder that has them.
