@@ -16,6 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from bench.tracking import LoggerConfig
+
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -98,6 +100,8 @@ class Config:
     """Show a progress bar with the latest figures."""
     resume: str = "auto"
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    """Experiment tracker besides history.csv (conf/logger/: none, tensorboard, wandb)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
