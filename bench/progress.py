@@ -118,9 +118,8 @@ class ProgressBar:
             total=total, initial=initial, disable=not enabled, dynamic_ncols=True, bar_format=BAR_FORMAT, file=file
         )
 
-    def eta_text(self, phase: str) -> str:
+    def eta_text(self, phase: str, step: int) -> str:
         """`eta 1:23`, `eta ≥ 1:23` while a phase still to run is untimed, empty before any timing."""
-        step = self.bar.n
         left = steps_left_by_phase(self.schedule, phase, step, self.total)
         evaluations = evaluations_left(step, self.total, self.every, self.boundaries)
         seconds, complete = self.estimator.remaining(left, evaluations)
@@ -138,7 +137,7 @@ class ProgressBar:
         start = self.clock()
         yield
         self.estimator.add_step(phase, self.clock() - start)
-        self.eta = self.eta_text(phase)
+        self.eta = self.eta_text(phase, self.bar.n + 1)
         self._show(phase)
         self.bar.update(1)
 
@@ -150,7 +149,7 @@ class ProgressBar:
         start = self.clock()
         yield
         self.estimator.add_evaluation(self.clock() - start)
-        self.eta = self.eta_text(next_phase)
+        self.eta = self.eta_text(next_phase, self.bar.n)
         self._show(next_phase)
         self.bar.refresh()
 
