@@ -22,7 +22,9 @@ class FakeClock:
         return self.now
 
 
-def make_bar(total: int, every: int, schedule: dict[str, int] | None = None) -> tuple[ProgressBar, FakeClock, io.StringIO]:
+def make_bar(
+    total: int, every: int, schedule: dict[str, int] | None = None
+) -> tuple[ProgressBar, FakeClock, io.StringIO]:
     clock, out = FakeClock(), io.StringIO()
     return ProgressBar(total, 0, every, schedule, enabled=True, clock=clock, file=out), clock, out
 
@@ -76,9 +78,18 @@ def test_the_bar_names_each_seqgan_phase_and_says_when_it_evaluates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = compose_config(
-        "algorithm=seqgan_tiny", "dataset=synthetic_tiny", "eval.every=100", "eval.n_samples=200",
-        "algorithm.pretrain_d_rounds=1", "algorithm.adversarial_rounds=1", "algorithm.d_negatives=100",
-        "algorithm.n_rollouts=2", "dataset.n_train=640", "dataset.vocab_size=4", "dataset.seq_len=4", "dataset.n_test=400",
+        "algorithm=seqgan_tiny",
+        "dataset=synthetic_tiny",
+        "eval.every=100",
+        "eval.n_samples=200",
+        "algorithm.pretrain_d_rounds=1",
+        "algorithm.adversarial_rounds=1",
+        "algorithm.d_negatives=100",
+        "algorithm.n_rollouts=2",
+        "dataset.n_train=640",
+        "dataset.vocab_size=4",
+        "dataset.seq_len=4",
+        "dataset.n_test=400",
     )
     run(cfg, tmp_path)
     err = capsys.readouterr().err
