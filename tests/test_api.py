@@ -128,3 +128,25 @@ def test_the_readme_example_algorithm_outside_the_repository_runs(tmp_path: Path
         "sgd_mle" in (tmp_path / "out" / "config.yaml").read_text()
         or "SGDMLE" in (tmp_path / "out" / "config.yaml").read_text()
     )
+
+
+def test_text_runs_sample_words_and_score_unknown_words_as_unk(tmp_path: Path) -> None:
+    words = ["a", "man", "rides", "a", "red", "bike", "dog", "sits", "on", "the", "grass"]
+    lines = [" ".join(words[(i + j) % len(words)] for j in range(2 + i % 4)) for i in range(160)]
+    (tmp_path / "image_coco.txt").write_text("\n".join(lines[:130]) + "\n", encoding="utf-8")
+    (tmp_path / "test_coco.txt").write_text("\n".join(lines[130:]) + "\n", encoding="utf-8")
+    overrides = ("dataset=coco", f"dataset.data_dir={tmp_path}", "dataset.tokenizer=whitespace", "train.steps=3")
+    run(compose_config(*overrides, "eval.every=3", "eval.n_samples=40", "progress=false"), tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    sentences = loaded.sample(20, seed=2)
+    vocabulary = loaded.dataset.vocabulary
+    assert all(set(sentence.split()) <= set(vocabulary.words) for sentence in sentences) and len(sentences) == 20
+    unknown, known = loaded.score(["a zebra rides", "a <unk> rides"])
+    assert unknown == known  # an unknown word is <unk>, as in NLL_test
+    ids = [vocabulary.index[w] for w in ("a", "man")] + [vocabulary.eos_id]
+    with torch.no_grad():
+        log_probs = loaded.generator.token_log_probs(
+            torch.tensor([ids + [vocabulary.pad_id] * (loaded.dataset.space.seq_len - 3)])
+        )
+    assert loaded.score(["a man"]) == pytest.approx([float(log_probs[0, :3].sum())], abs=1e-5)  # words + EOS, no PAD
+    assert {"bleu2", "self_bleu2", "nll_test"} <= loaded.figures(n_samples=40).keys()
