@@ -136,6 +136,8 @@ class ProgressBar:
         """Time one training step of `phase` and advance the bar."""
         start = self.clock()
         yield
+        if self.bar.disable:
+            return
         self.estimator.add_step(phase, self.clock() - start)
         self.eta = self.eta_text(phase, self.bar.n + 1)
         self._show(phase)
@@ -148,6 +150,8 @@ class ProgressBar:
         self.bar.refresh()
         start = self.clock()
         yield
+        if self.bar.disable:
+            return
         self.estimator.add_evaluation(self.clock() - start)
         self.eta = self.eta_text(next_phase, self.bar.n)
         self._show(next_phase)
