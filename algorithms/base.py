@@ -129,6 +129,12 @@ class Algorithm(ABC):
         """Name of the phase the next step() runs; each history.csv row names the phase of the steps it sums up."""
         return "train"
 
+    @property
+    def schedule(self) -> dict[str, int] | None:
+        """Steps in each phase, in the order they run, for a phased algorithm (None: one phase).
+        Lets the progress bar estimate the time left from each phase's own cost per step."""
+        return None
+
     def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """Extra figures an algorithm reports at each evaluation (e.g. CoT's mediator bound), from its own samples."""
         return {}

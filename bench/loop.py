@@ -1,9 +1,10 @@
 """The one training loop: every algorithm runs through `train()`, which knows only `Algorithm`.
 
 Budget in steps; an evaluation at step 0, every `eval.every` steps, at the end of each phase of a
-phased algorithm (SeqGAN) and at the end; a progress bar
-with the latest figures; one history row per evaluation carrying the mean of each logged loss
-since the previous evaluation.
+phased algorithm (SeqGAN) and at the end; a progress bar (bench/progress.py) naming the phase,
+saying when it evaluates, with the latest figures; one history row per evaluation carrying the
+mean of each logged loss since the previous evaluation, and every step's losses to `on_step`
+(an experiment tracker, bench/tracking.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from algorithms.base import Algorithm
 from bench.errors import BenchError
 from bench.evaluation import Evaluation, Evaluator
-
-# Figures shown on the progress bar, when present.
-_SHOWN = ("g_loss", "nll_oracle", "nll_test", "jsd", "bleu5", "self_bleu5")
+from bench.progress import ProgressBar
 
 
 class DivergenceError(BenchError):
@@ -104,15 +102,17 @@ def train(
     progress: bool = True,
     state: LoopState | None = None,
     stop_requested: Callable[[], str | None] = lambda: None,
+    on_step: Callable[[int, dict[str, float]], None] = lambda step, losses: None,
 ) -> LoopState:
     """Run `algorithm` for `steps` steps, evaluating on schedule and reporting each row.
 
     `on_evaluation(row, evaluation, state)` receives every row (the run records it and checkpoints
     there). `stop_requested()` is polled between steps; when it names a signal the loop raises
     `StopRequested` with `state` consistent at a step boundary, so the caller can save it.
+    `on_step(step, losses)` receives each step's losses (an experiment tracker).
     """
     state = state or LoopState()
-    bar = tqdm(total=steps, initial=state.step, disable=not progress, dynamic_ncols=True, desc="train")
+    bar = ProgressBar(steps, state.step, eval_every, algorithm.schedule, enabled=progress)
     clock = time.perf_counter()
 
     def stop_check() -> None:
@@ -120,6 +120,10 @@ def train(
             raise StopRequested(signal_name, state.step)
 
     def evaluate(phase: str) -> None:
+        with bar.evaluating(phase, algorithm.phase):
+            evaluate_now(phase)
+
+    def evaluate_now(phase: str) -> None:
         nonlocal clock
         state.pending_phase = phase
         evaluation = evaluator(algorithm.generator, state.step, stop_check)
@@ -135,7 +139,7 @@ def train(
         state.reset_losses()
         state.pending_phase = None
         on_evaluation(row, evaluation, state)
-        bar.set_postfix({k: f"{row[k]:.4g}" for k in _SHOWN if k in row}, refresh=False)
+        bar.show_figures(row)
 
     try:
         if state.step == 0 or state.pending_phase is not None:  # a stopped evaluation is redone on resume
@@ -143,11 +147,12 @@ def train(
         while state.step < steps and not algorithm.finished:
             stop_check()
             phase = algorithm.phase
-            losses = algorithm.step()
+            with bar.step(phase):
+                losses = algorithm.step()
             state.step += 1
             _check_finite(losses, state.step)
             state.add_losses(losses)
-            bar.update(1)
+            on_step(state.step, losses)
             # Also at the end of each phase, so that no row mixes two phases' losses; a row is
             # labelled with the phase of the steps it summarises.
             phase_ends = algorithm.phase != phase

@@ -27,13 +27,14 @@ from bench.loop import DivergenceError, LoopState, StopRequested, train
 from bench.records import RunRecord, read_status
 from bench.runtime import resolve_device, seed_everything
 from bench.schema import Config
+from bench.tracking import open_tracker
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 # Keys that may differ between a run and its resumption: how it runs, not what it computes.
-_RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm")
+_RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger")
 
 
 def algorithm_name(cfg: DictConfig) -> str:
@@ -145,6 +146,8 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
         meta["resumed_from_step"] = state.step
         log.info("resuming %s from its checkpoint at step %d", run_dir, state.step)
     record.start(OmegaConf.to_yaml(cfg, resolve=True), meta)
+    resumed_at = state.step if saved is not None else None
+    tracker = open_tracker(config.logger, run_dir, resumed_at, _comparable(cfg), str(run_dir))
     last: dict[str, Any] = {}
 
     def save_checkpoint(loop_state: LoopState, final: dict[str, Any] | None = None) -> None:
@@ -163,13 +166,15 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
 
     def on_evaluation(row: dict[str, Any], evaluation: Evaluation, loop_state: LoopState) -> None:
         record.append_history(row, evaluation.curves)
+        tracker.log_row(row)
         last.update(row=row, samples=evaluation.samples.tokens)
         save_checkpoint(loop_state)
 
     try:
         with StopSignals() as signals:
             state = train(
-                algorithm, evaluator, steps, config.eval.every, on_evaluation, config.progress, state, signals.pending
+                algorithm, evaluator, steps, config.eval.every, on_evaluation, config.progress, state, signals.pending,
+                on_step=tracker.log_step,
             )
     except StopRequested as stop:
         save_checkpoint(state)
@@ -185,6 +190,8 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
     except KeyboardInterrupt:
         record.fail("interrupted", "interrupted by the user before a checkpoint could be written")
         raise
+    finally:
+        tracker.close()
 
     if not last:  # resumed after the last evaluation: recompute it (same seed and step, same figures)
         last.update(row=record.history[-1], samples=evaluator(algorithm.generator, state.step).samples.tokens)

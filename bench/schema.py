@@ -29,6 +29,7 @@ from algorithms.nested_cot import NestedCoTConfig
 from algorithms.seqgan import SeqGANConfig
 from bench.datasets.synthetic import SyntheticConfig
 from bench.datasets.text import TextConfig
+from bench.tracking import LoggerConfig
 
 __all__ = ["Config", "EvalConfig", "ModelConfig", "NODE_SCHEMAS", "TrainConfig", "compose_config", "register_configs"]
 
@@ -105,6 +106,8 @@ class Config:
     """Show a progress bar with the latest figures."""
     resume: str = "auto"
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    """Experiment tracker besides history.csv (conf/logger/: none, tensorboard, wandb)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):

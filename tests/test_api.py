@@ -1,0 +1,152 @@
+"""The Python API and README's code: the README's own blocks are run here, so they cannot drift."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+from itertools import product
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.api import load_run
+from bench.errors import BenchError
+from bench.run import run
+from tests.conftest import REPO_ROOT, compose_config
+
+README = REPO_ROOT / "README.md"
+README_RUN = "outputs/runs/cot/synthetic/seed0"
+TINY = (
+    "dataset=synthetic_tiny",
+    "dataset.vocab_size=4",
+    "dataset.seq_len=4",
+    "train.steps=6",
+    "eval.every=3",
+    "eval.n_samples=300",
+    "progress=false",
+)
+
+
+def readme_blocks(heading: str) -> list[tuple[str, str]]:
+    """(language, code) of each fenced block in the README section headed `heading`."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    depth = len(heading.split()[0])
+    blocks: list[tuple[str, str]] = []
+    fence: tuple[str, list[str]] | None = None
+    for line in lines[lines.index(heading) + 1 :]:
+        if fence is not None:
+            if line.startswith("```"):
+                blocks.append((fence[0], "\n".join(fence[1]) + "\n"))
+                fence = None
+            else:
+                fence[1].append(line)
+        elif line.startswith("```"):
+            fence = (line[3:].strip(), [])
+        elif line.startswith("#") and len(line) - len(line.lstrip("#")) <= depth and line.lstrip("#").startswith(" "):
+            break
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    run(compose_config(*TINY), run_dir)
+    return run_dir
+
+
+def test_the_readme_python_api_block_runs(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    [(language, code)] = readme_blocks("## Python API")
+    assert language == "python" and README_RUN in code
+    exec(compile(code.replace(README_RUN, str(tiny_run)), "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6
+    for line in lines[:5]:
+        log_prob, *tokens = line.split()
+        assert float(log_prob) < 0 and len(tokens) == 4 and all(0 <= int(t) < 4 for t in tokens)
+    assert {"nll_oracle", "nll_test", "jsd"} <= set(eval(lines[5]))  # the printed dict of figures
+
+
+def test_scores_are_a_distribution_and_match_the_sampler(tiny_run: Path) -> None:
+    loaded = load_run(tiny_run)
+    every = [" ".join(map(str, ids)) for ids in product(range(4), repeat=4)]
+    for tau in (1.0, 0.7):
+        total = sum(math.exp(lp) for lp in loaded.score(every, temperature=tau))
+        assert total == pytest.approx(1.0, abs=1e-5)  # all 4^4 sentences: probabilities sum to one
+    sentences = loaded.sample(50, temperature=0.7, seed=3)
+    assert sentences == loaded.sample(50, temperature=0.7, seed=3) != loaded.sample(50, temperature=0.7, seed=4)
+    drawn = loaded.generator.sample(50, torch.Generator().manual_seed(3), 0.7)
+    assert loaded.score(sentences, temperature=0.7) == pytest.approx(drawn.token_log_probs.sum(1).tolist(), abs=1e-5)
+
+
+def test_figures_repeat_the_runs_exact_figures(tiny_run: Path) -> None:
+    final = json.loads((tiny_run / "metrics.json").read_text())["final"]
+    figures = load_run(tiny_run).figures(n_samples=300)
+    # exact on this enumerable space (nll_test on the fixed test set, jsd by enumeration): no sampling noise
+    assert figures["nll_test"] == pytest.approx(final["nll_test"], rel=1e-6)
+    assert figures["jsd"] == pytest.approx(final["jsd"], rel=1e-6)
+
+
+def test_bad_paths_and_sentences_are_one_line_errors(tiny_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="no config.yaml"):
+        load_run(tmp_path)
+    loaded = load_run(tiny_run)
+    with pytest.raises(BenchError, match=r"must be 4 ids in \[0, 4\)"):
+        loaded.score(["1 2 3"])
+    with pytest.raises(BenchError, match="token ids"):
+        loaded.score(["a b c d"])
+
+
+def test_the_readme_example_algorithm_outside_the_repository_runs(tmp_path: Path) -> None:
+    blocks = readme_blocks("### An algorithm or dataset outside the repository")
+    for language, code in blocks:
+        if language in ("yaml", "python"):
+            relative = code.splitlines()[0].removeprefix("# ").strip()  # each file's block starts with its path
+            (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / relative).write_text(code, encoding="utf-8")
+    [command] = [code.strip() for language, code in blocks if language == "bash"]
+    environment, *arguments = shlex.split(command)
+    assert environment == "PYTHONPATH=." and arguments[:3] == ["python", "-m", "bench"]
+    env = {**os.environ, "PYTHONPATH": f".{os.pathsep}{REPO_ROOT}"}
+    overrides = [o for o in TINY if not o.startswith("dataset=")]
+    result = subprocess.run(
+        [sys.executable, *arguments[1:], "dataset=synthetic_tiny", *overrides, "hydra.run.dir=out"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["final"]["step"] == 6
+    assert (
+        "sgd_mle" in (tmp_path / "out" / "config.yaml").read_text()
+        or "SGDMLE" in (tmp_path / "out" / "config.yaml").read_text()
+    )
+
+
+def test_text_runs_sample_words_and_score_unknown_words_as_unk(tmp_path: Path) -> None:
+    words = ["a", "man", "rides", "a", "red", "bike", "dog", "sits", "on", "the", "grass"]
+    lines = [" ".join(words[(i + j) % len(words)] for j in range(2 + i % 4)) for i in range(160)]
+    (tmp_path / "image_coco.txt").write_text("\n".join(lines[:130]) + "\n", encoding="utf-8")
+    (tmp_path / "test_coco.txt").write_text("\n".join(lines[130:]) + "\n", encoding="utf-8")
+    overrides = ("dataset=coco", f"dataset.data_dir={tmp_path}", "dataset.tokenizer=whitespace", "train.steps=3")
+    run(compose_config(*overrides, "eval.every=3", "eval.n_samples=40", "progress=false"), tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    sentences = loaded.sample(20, seed=2)
+    vocabulary = loaded.dataset.vocabulary
+    assert all(set(sentence.split()) <= set(vocabulary.words) for sentence in sentences) and len(sentences) == 20
+    unknown, known = loaded.score(["a zebra rides", "a <unk> rides"])
+    assert unknown == known  # an unknown word is <unk>, as in NLL_test
+    ids = [vocabulary.index[w] for w in ("a", "man")] + [vocabulary.eos_id]
+    with torch.no_grad():
+        log_probs = loaded.generator.token_log_probs(
+            torch.tensor([ids + [vocabulary.pad_id] * (loaded.dataset.space.seq_len - 3)])
+        )
+    assert loaded.score(["a man"]) == pytest.approx([float(log_probs[0, :3].sum())], abs=1e-5)  # words + EOS, no PAD
+    assert {"bleu2", "self_bleu2", "nll_test"} <= loaded.figures(n_samples=40).keys()

@@ -1,0 +1,43 @@
+"""A sweep prints one line per finished run: k of N, name, status, wall time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_run import run_cli
+
+SWEEP = ("-m", "dataset=synthetic_tiny", "dataset.vocab_size=4", "dataset.seq_len=4", "eval.every=2")
+LINE = re.compile(r"^\[(\d)/(\d)\] mle/synthetic_tiny/seed(\d)([,/]\S+)?: (.+) in \d+:\d\d$")
+
+
+def samples_override(folder_suffix: str | None) -> str:
+    """The `eval.n_samples=...` part of a run folder's name."""
+    return next(o for o in (folder_suffix or "").replace("/", ",").split(",") if o.startswith("eval.n_samples"))
+
+
+def finished_lines(stdout: str) -> list[re.Match]:
+    return [match for line in stdout.splitlines() if (match := LINE.match(line.strip()))]
+
+
+def test_each_finished_run_prints_k_of_n_name_status_and_wall_time(tmp_path: Path) -> None:
+    overrides = (*SWEEP, "seed=0,1", "train.steps=3", "eval.n_samples=50,1", "progress=false")
+    result = run_cli(*overrides, f"hydra.sweep.dir={tmp_path}", run_dir=tmp_path / "unused")
+    lines = finished_lines(result.stdout)
+    assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")], result.stdout
+    statuses = {(m[3], samples_override(m[4])): m[5] for m in lines}
+    assert statuses[("0", "eval.n_samples=50")] == "complete" and statuses[("1", "eval.n_samples=50")] == "complete"
+    assert statuses[("0", "eval.n_samples=1")] == "failed (eval.n_samples=1: must be at least 2)"
+    assert (tmp_path / "sweep_progress.log").read_text().splitlines() == [m[0] for m in lines]
+
+
+@pytest.mark.slow
+def test_parallel_local_jobs_count_their_finished_runs_together(tmp_path: Path) -> None:
+    overrides = (*SWEEP, "seed=0,1,2", "train.steps=3", "eval.n_samples=50", "progress=false")
+    result = run_cli(*overrides, "hydra/launcher=local", f"hydra.sweep.dir={tmp_path}", run_dir=tmp_path / "unused")
+    assert result.returncode == 0, result.stderr
+    lines = finished_lines(result.stdout)
+    assert sorted(int(m[1]) for m in lines) == [1, 2, 3] and {m[2] for m in lines} == {"3"}
+    assert sorted(m[3] for m in lines) == ["0", "1", "2"] and {m[5] for m in lines} == {"complete"}
