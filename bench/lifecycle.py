@@ -229,7 +229,11 @@ def outcome_recorded(record: RunRecord, save_checkpoint: Callable[[], None]) -> 
     try:
         yield
     except StopRequested as stop:
-        save_checkpoint()
+        try:
+            save_checkpoint()
+        except KeyboardInterrupt:  # a second Ctrl-C while saving: the previous checkpoint stays
+            _mark(record, "interrupted", f"{stop}; a second signal stopped the save, the last checkpoint stays")
+            raise
         _mark(record, "interrupted", f"{stop}; checkpoint saved, run the same command to resume")
         raise
     except DivergenceError as error:
