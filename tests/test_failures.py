@@ -335,7 +335,7 @@ def test_item_15_readme_lists_the_guarantees() -> None:
         "exit status 2",
         "130",
         "never touched again",
-        "temporary files",
+        "emporary files left",
         "no worker",
         "HYDRA_FULL_ERROR=1",
     ):
