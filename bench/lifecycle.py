@@ -117,6 +117,9 @@ class Interrupted(KeyboardInterrupt):
         self.signal_name = signal_name
         self.exit_code = 128 + signal.Signals[signal_name].value
 
+    def __reduce__(self) -> tuple[type, tuple[str]]:  # crosses from a sweep worker to its parent
+        return (Interrupted, (self.signal_name,))
+
 
 class ProcessSignals:
     """SIGINT/SIGTERM handling for the whole process, installed once.
@@ -133,8 +136,8 @@ class ProcessSignals:
         self.deferring = 0
         self.always_defer = False
         """Set in a process that waits on sweep workers, and in the workers between their jobs."""
-        self.owns_process = False
-        """True in the process that runs the command (not in a sweep's worker processes)."""
+        self.owner_pid: int | None = None
+        """The process that runs the command (a sweep's worker processes are others)."""
         self.installed = False
 
     def install(self) -> None:
@@ -150,6 +153,10 @@ class ProcessSignals:
         if (self.deferring or self.always_defer) and (first or signum != signal.SIGINT):
             return
         raise Interrupted(signal.Signals(signum).name)
+
+    @property
+    def owns_process(self) -> bool:
+        return self.owner_pid == os.getpid()
 
     def pending(self) -> str | None:
         """The name of the signal received so far, if any."""

@@ -41,7 +41,9 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     Only this exact use is admitted: a str turned into bytes, nothing else can be called through it.
     """
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise UnsafePickleError("refusing _codecs.encode with anything but (str, 'latin1'): only numpy arrays are allowed")
+        raise UnsafePickleError(
+            "refusing _codecs.encode with anything but (str, 'latin1'): only numpy arrays are allowed"
+        )
     return text.encode("latin1")
 
 
