@@ -154,6 +154,16 @@ class Checkpointer:
             self.path, saved["fingerprint"], self.fingerprint(), saved.get("vocabulary"), self.dataset
         )
 
+    def resume(self, saved: dict[str, Any], steps: int) -> LoopState | None:
+        """Continue from `saved`: the loop state to go on from, or None for a complete run (left as it is)."""
+        self.check(saved)
+        state = self.restore(saved)
+        if is_complete(saved, self.run_dir, steps, self.algorithm.finished):
+            log.info("%s: already complete at step %d (resume=never starts over)", self.run_dir, state.step)
+            return None
+        log.info("resuming %s from its checkpoint at step %d", self.run_dir, state.step)
+        return state
+
 
 def is_complete(saved: dict[str, Any], run_dir: Path, steps: int, finished: bool) -> bool:
     """A complete run is never touched again, unless a larger budget extends it.

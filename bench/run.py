@@ -81,21 +81,10 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
     steps = config.train.steps or config.steps_by_algorithm.get(name) or algorithm.default_steps
     record = RunRecord(run_dir)
     checkpointer = resume.Checkpointer(cfg, run_dir, dataset, algorithm, rng, record)
-    meta = {"algorithm": name, "dataset": dataset.name, "seed": config.seed, "device": str(device)}
-    state = LoopState()
-    if saved is not None:
-        checkpointer.check(saved)
-        state = checkpointer.restore(saved)
-        if resume.is_complete(saved, run_dir, steps, algorithm.finished):
-            log.info("%s: already complete at step %d (resume=never starts over)", run_dir, state.step)
-            return dict(saved["final"])
-        meta["resumed_from_step"] = state.step
-        log.info("resuming %s from its checkpoint at step %d", run_dir, state.step)
-    warnings = [str(w) for w in getattr(dataset, "warnings", None) or []]
-    for warning in warnings:
-        log.warning("%s", warning)
-    meta |= {"data": dict(getattr(dataset, "provenance", None) or {}), "warnings": warnings}
-    record.start(OmegaConf.to_yaml(cfg, resolve=True), meta)
+    state = checkpointer.resume(saved, steps) if saved is not None else LoopState()
+    if state is None:  # complete: never touched again
+        return dict(saved["final"])
+    record.start(OmegaConf.to_yaml(cfg, resolve=True), _meta(name, config, dataset, device, saved, state))
     log.info("run %s: %s on %s, seed %d, %d steps, device %s", run_dir, name, dataset.name, config.seed, steps, device)
     with outcome_recorded(record, lambda: checkpointer.save(state)):
         with SIGNALS.deferred() as signals:
@@ -110,6 +99,19 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
                 signals.pending,
             )
         return _finish(config, record, checkpointer, evaluator, state)
+
+
+def _meta(
+    name: str, config: Config, dataset: Dataset, device: torch.device, saved: dict | None, state: LoopState
+) -> dict[str, Any]:
+    """What metrics.json says about the run beside its figures; the dataset's warnings are shown once here."""
+    warnings = [str(w) for w in getattr(dataset, "warnings", None) or []]
+    for warning in warnings:
+        log.warning("%s", warning)
+    meta = {"algorithm": name, "dataset": dataset.name, "seed": config.seed, "device": str(device)}
+    if saved is not None:
+        meta["resumed_from_step"] = state.step
+    return meta | {"data": dict(getattr(dataset, "provenance", None) or {}), "warnings": warnings}
 
 
 def _on_evaluation(
