@@ -1,1 +1,5 @@
 """cotbench: train discrete sequence generators (MLE, SeqGAN, CoT) and measure them on equal terms."""
+
+from bench.naming import register_resolvers
+
+register_resolvers()  # here, so that every process that runs a job (joblib workers too) has them

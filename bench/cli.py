@@ -144,17 +144,16 @@ def _stop_sweep_workers(kill: bool) -> None:
 
 
 def _exit(status: int, line: str | None = None) -> None:
-    SIGNALS.ignore_from_now()  # a late Ctrl-C must not turn this exit into a traceback
     if line:
         print(line, file=sys.stderr)
+    SIGNALS.uninstall()
     sys.exit(status)
 
 
 def cli() -> None:
     full_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the summary is printed below
-    SIGNALS.install()
-    SIGNALS.owner_pid = os.getpid()
+    SIGNALS.start()
     register_configs()
     try:
         try:

@@ -139,12 +139,17 @@ class ProcessSignals:
         self.owner_pid: int | None = None
         """The process that runs the command (a sweep's worker processes are others)."""
         self.installed = False
+        self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
         if not self.installed and threading.current_thread() is threading.main_thread():
-            for signum in self.HANDLED:
-                signal.signal(signum, self._handle)
+            self.previous = {signum: signal.signal(signum, self._handle) for signum in self.HANDLED}
             self.installed = True
+
+    def start(self) -> None:
+        """A fresh command in this process (the command line may be called more than once in one)."""
+        self.received, self.always_defer, self.owner_pid = None, False, os.getpid()
+        self.install()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.received is None
@@ -164,19 +169,28 @@ class ProcessSignals:
 
     @contextmanager
     def deferred(self) -> Iterator[ProcessSignals]:
-        """Record signals instead of raising them, for a loop that polls `pending()`."""
-        self.install()
+        """Record signals instead of raising them, for a loop that polls `pending()`.
+
+        Called outside the command line (`run()` from Python), the handlers last only as long as this.
+        """
+        standalone = not self.installed
+        if standalone:
+            self.received = None
+            self.install()
         self.deferring += 1
         try:
             yield self
         finally:
             self.deferring -= 1
+            if standalone:
+                self.uninstall()
 
-    def ignore_from_now(self) -> None:
-        """The process is exiting: further signals must not turn a clean exit into a traceback."""
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.HANDLED:
-                signal.signal(signum, signal.SIG_IGN)
+    def uninstall(self) -> None:
+        """The command is over: the handlers it found are back (the process may go on, e.g. a test)."""
+        if self.installed and threading.current_thread() is threading.main_thread():
+            for signum, handler in self.previous.items():
+                signal.signal(signum, handler)
+            self.installed = False
 
 
 SIGNALS = ProcessSignals()
