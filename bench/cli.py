@@ -159,7 +159,7 @@ def cli() -> None:
         try:
             main()
         except Reported as reported:
-            raise reported.error from None
+            raise reported.error from reported.error.__cause__  # the cause stays for HYDRA_FULL_ERROR=1
         except KeyboardInterrupt:
             _stop_sweep_workers(kill=True)
             raise

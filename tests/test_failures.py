@@ -28,7 +28,7 @@ from bench.errors import BenchError
 from bench.lifecycle import RunLock
 from bench.resume import comparable, first_difference
 from bench.run import CHECKPOINT, run
-from tests.conftest import REPO_ROOT, compose_config
+from tests.conftest import REPO_ROOT, cli_env, compose_config, run_cli
 
 # A run of a few seconds: 4^4 = 256 sequences, so the JSD is exact and cheap.
 TINY = (
@@ -41,18 +41,6 @@ TINY = (
     "progress=false",
     "threads=1",
 )
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
-    if "HYDRA_FULL_ERROR" not in extra:
-        env.pop("HYDRA_FULL_ERROR", None)
-    return env
-
-
-def run_cli(*overrides: str, cwd: Path = REPO_ROOT, **env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "bench", *overrides]
-    return subprocess.run(command, cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=300)
 
 
 def start_cli(*overrides: str, **popen: object) -> subprocess.Popen:
@@ -106,7 +94,7 @@ def test_item_3_a_refused_second_writer_leaves_the_run_folder_untouched(tmp_path
     (tmp_path / ".hydra").mkdir()
     (tmp_path / ".hydra" / "config.yaml").write_text("the running run's config\n")
     with RunLock(tmp_path):
-        result = run_cli(*TINY, f"hydra.run.dir={tmp_path}")
+        result = run_cli(*TINY, run_dir=tmp_path)
     assert result.returncode == 2
     assert one_error_line(result.stderr).endswith("another process is writing this run")
     assert (tmp_path / ".hydra" / "config.yaml").read_text() == "the running run's config\n"
@@ -163,13 +151,21 @@ def test_item_4_a_checkpoint_with_the_wrong_keys_is_refused(tmp_path: Path) -> N
         run(compose_config(*TINY), tmp_path)
 
 
-def test_item_4_command_line_one_line_exit_2_and_traceback_on_request(tmp_path: Path) -> None:
-    result = run_cli(*TINY, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 2
-    assert one_error_line(result.stderr).startswith("error: RuntimeError: value cannot be converted")
+def test_item_4_command_line_one_line_exit_2_and_traceback_on_request(
+    tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, err = cli_in_process(*TINY, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path}")
+    assert status == 2
+    assert one_error_line(err).startswith("error: RuntimeError: value cannot be converted")
     assert metrics(tmp_path)["status"] == "failed"
-    full = run_cli(*TINY, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path / 'full'}", HYDRA_FULL_ERROR="1")
-    assert full.returncode != 0 and "Traceback" in full.stderr and "overflow" in full.stderr
+
+    from bench.__main__ import cli
+
+    monkeypatch.setattr(sys, "argv", ["cotbench", *TINY, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path / 'full'}"])
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(BenchError) as raised:  # raised, so Python prints the traceback
+        cli()
+    assert isinstance(raised.value.__cause__, RuntimeError) and "overflow" in str(raised.value.__cause__)
 
 
 def seqgan_arrays(vocab: int, hidden: int, fill: float | None = None) -> list[np.ndarray]:
@@ -204,14 +200,15 @@ def test_item_5_nan_oracle_refused_and_nan_config_values_compare_equal(tmp_path:
 
 # Item 8: an empty output folder would scatter run files into the current folder.
 @pytest.mark.parametrize("override", ["hydra.run.dir=", "hydra.sweep.dir="])
-def test_item_8_an_empty_output_folder_is_refused(tmp_path: Path, override: str) -> None:
+def test_item_8_an_empty_output_folder_is_refused(
+    tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch, override: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
     multirun = ["-m"] if "sweep" in override else []
-    result = run_cli(*multirun, *TINY, override, cwd=tmp_path)
-    assert result.returncode == 2
-    assert (
-        one_error_line(result.stderr)
-        == f"error: {override}'': must name a folder (empty, every run file would land here)"
-    )
+    status, _, err = cli_in_process(*multirun, *TINY, override)
+    assert status == 2
+    message = f"error: {override}'': must name a folder (empty, every run file would land here)"
+    assert one_error_line(err) == message
     assert list(tmp_path.iterdir()) == []
 
 
