@@ -206,6 +206,9 @@ class OutputGuard(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _require_folder(config, "hydra.sweep.dir")
+        record = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))) / "multirun.yaml"  # Hydra writes it next
+        if record.is_symlink():
+            raise Reported(RunDirectoryError(f"{record}: is a symbolic link; refusing to write through it"))
         if "BasicLauncher" not in str(OmegaConf.select(config, "hydra.launcher._target_") or ""):
             SIGNALS.always_defer = True
 

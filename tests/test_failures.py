@@ -72,7 +72,7 @@ def wait_for(condition, timeout: float = 240, process: subprocess.Popen | None =
 
 
 # Item 2: symbolic links in a run folder are never followed.
-def test_item_2_symlinks_in_a_run_folder_are_refused(tmp_path: Path) -> None:
+def test_item_2_symlinks_in_a_run_folder_are_refused(tmp_path: Path, cli_in_process) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     run_dir = tmp_path / "run"
@@ -85,6 +85,12 @@ def test_item_2_symlinks_in_a_run_folder_are_refused(tmp_path: Path) -> None:
     (run_dir / ".hydra" / "config.yaml").symlink_to(victim)
     with pytest.raises(BenchError, match=r"\.hydra/config\.yaml: is a symbolic link"):
         run(compose_config(*TINY), run_dir)
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").symlink_to(victim)
+    status, _, err = cli_in_process("-m", *TINY, f"hydra.sweep.dir={sweep}")
+    assert status == 2
+    assert one_error_line(err).endswith("multirun.yaml: is a symbolic link; refusing to write through it")
     assert victim.read_text() == "precious\n"
     assert not (run_dir / "metrics.json").exists()
 
