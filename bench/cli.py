@@ -32,7 +32,7 @@ from bench.errors import BenchError
 from bench.lifecycle import SIGNALS, Interrupted, Reported, RunLock, describe
 from bench.loop import StopRequested
 from bench.records import atomic_write_text, read_status
-from bench.schema import register_configs
+from bench.schema import CONF_DIR, register_configs
 
 log = logging.getLogger("bench")
 
@@ -78,10 +78,7 @@ def _run_job(cfg: DictConfig, run_dir: Path, job_name: str) -> None:
             log.info("%s %s: %s%s", read_status(run_dir), run_dir, step, headline(final, brief=True))
 
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also for `cotbench`
 def main(cfg: DictConfig) -> None:
     """Hydra's task function. Only a call: a parallel sweep ships this function to its workers by
     value (its name now refers to Hydra's wrapper), so anything with state must live elsewhere."""

@@ -137,6 +137,7 @@ class Checkpointer:
             "rng": rng_state(self.rng),
             "loop": state.state_dict(),
             "history": self.record.history,
+            "curves": self.record.curves,
             "final": final or {},
         }
         checkpoint.save(self.path, payload)
@@ -146,6 +147,7 @@ class Checkpointer:
         self.algorithm.load_state_dict(saved["algorithm"])
         restore_rng(self.rng, saved["rng"])
         self.record.history = [dict(row) for row in saved["history"]]
+        self.record.curves = {name: [dict(row) for row in rows] for name, rows in saved.get("curves", {}).items()}
         return LoopState.from_state_dict(saved["loop"])
 
     def check(self, saved: dict[str, Any]) -> None:

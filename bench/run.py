@@ -123,7 +123,7 @@ def _on_evaluation(
     """Every evaluation: a history row, the latest samples kept for the end, and a checkpoint."""
 
     def on_evaluation(row: dict[str, Any], evaluation: Evaluation, loop_state: LoopState) -> None:
-        record.append_history(row)
+        record.append_history(row, evaluation.curves)
         record.last_samples = evaluation.samples.tokens
         checkpointer.save(loop_state)
         log.debug("step %d (%s): %s", row["step"], row.get("phase", ""), headline(row))

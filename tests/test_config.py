@@ -39,8 +39,9 @@ def check_config_file(conf_dir: Path, group: str, name: str) -> None:
     except AssertionError:
         raise
     except Exception as error:  # BenchError, or Hydra's and OmegaConf's own
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()][:3]  # Hydra: where, what, which key
         cause = f" ({error.__cause__})" if error.__cause__ else ""
-        raise AssertionError(f"{where}: {str(error).splitlines()[0]}{cause}") from error
+        raise AssertionError(f"{where}: {' '.join(lines)}{cause}") from error
 
 
 @pytest.mark.parametrize("group", ["algorithm", "dataset", "experiment"])
@@ -63,11 +64,11 @@ def test_every_config_file_composes_into_its_dataclass(group: str) -> None:
 def test_a_typo_in_a_config_file_fails_naming_file_and_key(tmp_path: Path, file: str, old: str, new: str) -> None:
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
+    group, name = file.removesuffix(".yaml").split("/")
+    check_config_file(conf, group, name)  # the intact copy passes
     text = (conf / file).read_text()
     assert old in text
     (conf / file).write_text(text.replace(old, new))
-    group, name = file.removesuffix(".yaml").split("/")
-    check_config_file(conf, group, name)  # the intact copy has passed the check above
     with pytest.raises(AssertionError) as failed:
         check_config_file(conf, group, name)
     key = new.split(":")[0].strip()
@@ -120,10 +121,12 @@ def test_run_folder_names_siblings_and_leaves_out_the_budget(
     assert cli_in_process(*tiny, "train.steps=4").status == 0  # a larger budget: the same run, continued
     assert cli_in_process(*tiny, "steps_by_algorithm.mle=6").status == 0
     assert cli_in_process(*tiny, "train.steps=2", "algorithm.lr=0.02").status == 0
-    assert sorted(path.name for path in runs.iterdir()) == ["seed0", "seed0,algorithm.lr=0.02"]
-    metrics = json.loads((runs / "seed0" / "metrics.json").read_text())
+    plain = "seed0,eval.every=2,eval.n_samples=50"  # progress (how it runs) and the budget never enter
+    sibling = "seed0,algorithm.lr=0.02,eval.every=2,eval.n_samples=50"
+    assert sorted(path.name for path in runs.iterdir()) == [sibling, plain]
+    metrics = json.loads((runs / plain / "metrics.json").read_text())
     assert metrics["final"]["step"] == 6 and metrics["resumed_from_step"] == 4
-    assert (runs / "seed0" / "cotbench.log").is_file()
+    assert (runs / plain / "cotbench.log").is_file()
 
 
 def test_help_and_job_are_named_cotbench(cli_in_process) -> None:
