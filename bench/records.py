@@ -21,9 +21,7 @@ from typing import Any, BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Every file a run writes (apart from its lock and Hydra's `.hydra/`): what `resume=never` removes.
-RUN_FILES = (
-    "checkpoint.pt", "model.pt", "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json", "config.yaml"
-)
+RUN_FILES = ("checkpoint.pt", "model.pt", "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json", "config.yaml")
 
 
 def _umask() -> int:
