@@ -73,14 +73,14 @@ class Highway(nn.Module):
             nn.init.uniform_(layer.weight, -bound, bound)
             nn.init.uniform_(layer.bias, -bound, bound)
 
+    def forward(self, x: Tensor) -> Tensor:
+        gate = torch.sigmoid(self.gate(x))
+        return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
+
 
 def glorot_bound(fan_in: int, fan_out: int) -> float:
     """Half-width of Glorot-uniform: sqrt(6 / (fan_in + fan_out))."""
     return math.sqrt(6.0 / (fan_in + fan_out))
-
-    def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(self.gate(x))
-        return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
 
 
 class Discriminator(nn.Module):
