@@ -37,6 +37,9 @@ class StopRequested(BenchError):
         self.signal_name, self.step = signal_name, step
         self.exit_code = 128 + signal.Signals[signal_name].value  # the shell's convention
 
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # crosses from a sweep worker to its parent
+        return (StopRequested, (self.signal_name, self.step))
+
 
 @dataclass
 class LoopState:

@@ -7,6 +7,7 @@ the last evaluation and the samples are on disk, so a crashed run can never pass
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Every file a run writes (apart from its lock and Hydra's `.hydra/`): what `resume=never` removes.
+RUN_FILES = ("checkpoint.pt", "model.pt", "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json", "config.yaml")
 
 
 def _umask() -> int:
@@ -27,24 +30,69 @@ def _umask() -> int:
     return mask
 
 
+def _open_for_write(handle: int) -> BinaryIO:
+    """The stream every run file is written through (one place, so a full disk can be simulated)."""
+    return os.fdopen(handle, "wb")
+
+
+class _Recording(io.RawIOBase):
+    """Passes writes through and keeps the first OSError: torch.save reports a failed write
+    (a full disk) only as "unexpected pos", so the real cause is recovered from here."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        try:
+            return self.stream.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+
 def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Let `write` fill a unique temporary file beside `path`, then rename it over `path`.
 
     Readers see the old file or the new one, never half of one; parallel writers never share a
-    temporary name. The file gets the usual permissions (mkstemp's are owner-only).
+    temporary name. The file gets the usual permissions (mkstemp's are owner-only). A symbolic link
+    at `path` is refused rather than replaced; a failed write is raised as the OSError that caused
+    it, naming `path` (e.g. "No space left on device").
     """
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, "is a symbolic link; refusing to replace it", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    recording: _Recording | None = None
     try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
+        with _open_for_write(handle) as stream:
+            recording = _Recording(stream)
+            write(recording)  # type: ignore[arg-type]
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        cause = recording.error if recording is not None and recording.error is not None else error
+        if isinstance(cause, OSError) and cause.errno is not None and cause.filename is None:
+            raise OSError(cause.errno, cause.strerror, str(path)) from error
         raise
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete temporary files left by writes that a SIGKILL interrupted (`.NAME.*.tmp`).
+
+    Only called with the run's lock held, so no live writer owns them.
+    """
+    stale = [p for p in Path(run_dir).glob(".*.tmp") if p.is_file() and not p.is_symlink()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -65,16 +113,16 @@ def git_revision() -> str:
 
 
 def library_versions() -> dict[str, str]:
-    import hydra
-    import numpy
-    import torch
+    """Versions of the libraries whose behaviour the figures depend on (BLEU: nltk; sacreBLEU; tables: pandas)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "hydra": hydra.__version__,
-        "numpy": numpy.__version__,
-    }
+    versions = {"python": platform.python_version()}
+    for name in ("torch", "hydra-core", "numpy", "nltk", "sacrebleu", "pandas"):
+        try:
+            versions[name.removesuffix("-core")] = version(name)
+        except PackageNotFoundError:
+            versions[name.removesuffix("-core")] = "not installed"
+    return versions
 
 
 def read_status(run_dir: Path) -> str | None:
@@ -94,6 +142,8 @@ class RunRecord:
         self.curves: dict[str, list[dict[str, Any]]] = {}
         """Per-evaluation tables by file stem (prefix_jsd.csv: one row per evaluation and prefix length)."""
         self.meta: dict[str, Any] = {}
+        self.last_samples: Any = None
+        """The latest evaluation's samples (a token tensor), written to samples.txt at the end."""
 
     @property
     def metrics_path(self) -> Path:

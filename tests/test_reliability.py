@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
@@ -215,10 +216,14 @@ def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_two_writers_never_share_a_run_directory(tmp_path: Path) -> None:
-    with RunLock(tmp_path), pytest.raises(BenchError, match="another process is writing this run"):
+    holder = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)  # another writer's lock (its own open file)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    with pytest.raises(BenchError, match="another process is writing this run"):
         run(compose_config(*TINY), tmp_path)
     assert not (tmp_path / "metrics.json").exists()
-    run(compose_config(*TINY), tmp_path)  # the lock is released with its holder
+    os.close(holder)  # the lock is released with its holder
+    with RunLock(tmp_path), RunLock(tmp_path):  # taken again by the process that holds it: a no-op
+        run(compose_config(*TINY), tmp_path)
 
 
 def test_a_checkpoint_recording_keys_that_may_change_still_resumes(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from bench.errors import BenchError
 from bench.report import main as report_main
-from bench.run import run
+from bench.run import HEADLINE, run
 from tests.conftest import CONF_DIR, REPO_ROOT, compose_config, run_cli
 
 TINY_RUN = ("dataset=synthetic_tiny", "train.steps=60", "eval.every=20", "eval.n_samples=400", "progress=false")
@@ -27,6 +27,8 @@ def test_cli_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
     assert metrics["status"] == "complete"
     assert {"seed", "git_revision", "versions", "device", "algorithm", "dataset"} <= metrics.keys()
     assert metrics["algorithm"] == "mle" and metrics["dataset"] == "synthetic_tiny"
+    assert {"nltk", "sacrebleu", "pandas", "torch", "numpy", "hydra"} <= metrics["versions"].keys()
+    assert isinstance(metrics["data"], dict) and metrics["warnings"] == []
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["step"].tolist() == [0, 20, 40, 60]
     assert {"wall_s", "g_loss", "nll_oracle", "nll_test", "jsd"} <= set(history.columns)
@@ -73,3 +75,36 @@ def test_smoke_experiment_runs_every_algorithm_and_reports(tmp_path: Path) -> No
         assert png.startswith(b"\x89PNG") and len(png) > 5000
     temperature = pd.read_csv(out / "smoke" / "temperature.csv", comment="#")
     assert len(temperature) == 2 * len(expected) * 3
+
+
+def test_a_run_ends_with_its_folder_status_and_figures_and_logs_its_life(tmp_path: Path) -> None:
+    """The last line names folder, status and headline figures; the job log has start, every
+    evaluation, a resume and the end."""
+    quick = ("dataset=synthetic_tiny", "dataset.vocab_size=4", "dataset.seq_len=4", "eval.every=2", "progress=false")
+    first = run_cli(*quick, "train.steps=4", "eval.n_samples=50", run_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    figures = json.loads((tmp_path / "metrics.json").read_text())["final"]
+    last = first.stdout.strip().splitlines()[-1]
+    shown = ", ".join(f"{name} {figures[name]:.4g}" for name in HEADLINE if name in figures)
+    assert {"nll_oracle", "nll_test", "jsd"} <= set(HEADLINE)
+    assert last.endswith(f"complete {tmp_path}: step 4: {shown}")
+
+    again = run_cli(*quick, "train.steps=6", "eval.n_samples=50", run_dir=tmp_path)
+    assert again.returncode == 0, again.stderr
+    (log,) = tmp_path.glob("*.log")
+    lines = log.read_text().splitlines()
+    expected = [
+        f"run {tmp_path}: mle on synthetic_tiny, seed 0, 4 steps",
+        "step 0 (train): ",
+        "step 2 (train): g_loss ",
+        "step 4 (train): g_loss ",
+        f"complete {tmp_path}: step 4: ",
+        f"resuming {tmp_path} from its checkpoint at step 4",
+        f"run {tmp_path}: mle on synthetic_tiny, seed 0, 6 steps",
+        "step 6 (train): g_loss ",
+        f"complete {tmp_path}: step 6: ",
+    ]
+    found = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]
+    assert None not in found and found == sorted(found), (found, lines)
+    nll_test = f"nll_test {figures['nll_test']:.4g}"
+    assert nll_test in next(line for line in lines if "step 4 (train)" in line)

@@ -35,10 +35,24 @@ class UnsafePickleError(pickle.UnpicklingError):
     """The pickle names a global outside the allowed numpy array machinery."""
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What protocol-2 pickles call (`_codecs.encode(text, "latin1")`) to rebuild a bytes object.
+
+    Only this exact use is admitted: a str turned into bytes, nothing else can be called through it.
+    """
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError(
+            "refusing _codecs.encode with anything but (str, 'latin1'): only numpy arrays are allowed"
+        )
+    return text.encode("latin1")
+
+
 class NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickler that resolves only numpy's array-rebuilding globals and refuses everything else."""
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):  # bytes in protocol-2 pickles
+            return _latin1_bytes
         if (module, name) in _RECONSTRUCT_NAMES:
             return _numpy_reconstruct()
         if (module, name) == ("numpy", "ndarray"):
@@ -71,6 +85,8 @@ def _check_arrays(path: Path, arrays: object, vocab_size: int, hidden: int) -> l
             raise OracleFileError(f"{path}: array {index} is not a float array")
         if array.shape != shape:
             raise OracleFileError(f"{path}: array {index} has shape {array.shape}, expected {shape}")
+        if not np.isfinite(array).all():
+            raise OracleFileError(f"{path}: array {index} holds non-finite values (NaN or infinity)")
     return arrays
 
 

@@ -1,0 +1,183 @@
+"""The command line (`python -m bench [overrides]`): one run or a multirun sweep, configured by Hydra.
+
+The task function lives here rather than in `bench/__main__.py` so that parallel sweep workers
+import it by name (a function of `__main__` would be shipped by value, with copies of its globals).
+
+Whatever goes wrong (a bad value, a missing file, a full disk, an overflow, an interruption) ends
+as one line on stderr and a non-zero exit status: 2 for an error, 128 + N for signal N; the full
+traceback appears only with `HYDRA_FULL_ERROR=1`. Hydra is asked to re-raise its own errors
+(composition, override syntax) to this wrapper, which condenses them the same way.
+
+Nothing is written into a run directory before its lock is held: Hydra's own `.hydra/` files and
+the job log are written here, after the lock (conf/config.yaml turns Hydra's writing of them off).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, MissingConfigException
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from bench.errors import BenchError
+from bench.lifecycle import SIGNALS, Interrupted, Reported, RunLock, describe
+from bench.loop import StopRequested
+from bench.records import atomic_write_text, read_status
+from bench.schema import CONF_DIR, register_configs
+
+log = logging.getLogger("bench")
+
+
+def _write_hydra_files(run_dir: Path, cfg: DictConfig, hydra_config: DictConfig) -> None:
+    """What Hydra would write into `.hydra/` (config, hydra, overrides), written under the run's lock."""
+    folder = run_dir / ".hydra"
+    atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg))
+    atomic_write_text(folder / "hydra.yaml", OmegaConf.to_yaml({"hydra": hydra_config}))
+    atomic_write_text(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_config.overrides.task))
+
+
+@contextmanager
+def _job_log(path: Path) -> Iterator[None]:
+    """The run's log file (start, resume, every evaluation's figures, the end), opened under the lock."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def _sweep_worker(hydra_config: DictConfig) -> bool:
+    """A job of a parallel sweep, in a worker process (not the process that runs the command)."""
+    return hydra_config.mode == RunMode.MULTIRUN and not SIGNALS.owns_process
+
+
+def _run_job(cfg: DictConfig, run_dir: Path, job_name: str) -> None:
+    from bench.run import headline, run  # imported here so that `--help` stays fast
+
+    with RunLock(run_dir):
+        try:
+            _write_hydra_files(run_dir, cfg, HydraConfig.get())
+        except OSError as error:
+            raise BenchError(describe(error)) from error
+        with _job_log(run_dir / f"{job_name}.log"):
+            final = run(cfg, run_dir)
+            step = f"step {final.get('step')}: " if "step" in final else ""
+            log.info("%s %s: %s%s", read_status(run_dir), run_dir, step, headline(final, brief=True))
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also for `cotbench`
+def main(cfg: DictConfig) -> None:
+    """Hydra's task function. Only a call: a parallel sweep ships this function to its workers by
+    value (its name now refers to Hydra's wrapper), so anything with state must live elsewhere."""
+    job(cfg)
+
+
+def job(cfg: DictConfig) -> None:
+    """One job: refused if the sweep was already told to stop, else a run under its lock."""
+    hydra_config = HydraConfig.get()
+    run_dir = Path(hydra_config.runtime.output_dir)
+    worker = _sweep_worker(hydra_config)
+    SIGNALS.install()
+    SIGNALS.always_defer = SIGNALS.always_defer or worker  # a worker between jobs must not die mid-queue
+    if SIGNALS.received is not None:  # the sweep was stopped: a queued job never starts
+        log.info("%s: not started, the sweep was interrupted by %s", run_dir, SIGNALS.received.name)
+        return
+    if cfg.threads == 0 and "Joblib" in str(hydra_config.launcher.get("_target_", "")):
+        cfg.threads = 1  # parallel local jobs: one torch thread each, so n_jobs jobs share the cores
+    try:
+        _run_job(cfg, run_dir, hydra_config.job.name)
+    except (StopRequested, Interrupted) as stop:
+        if worker:  # the run saved what it could; let the worker drain its queue without starting more
+            log.info("%s: %s", run_dir, stop)
+            return
+        raise Reported(stop) if isinstance(stop, StopRequested) else stop from None
+    except BenchError as error:
+        if hydra_config.mode == RunMode.RUN:
+            raise Reported(error) from error
+        raise
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
+def one_line(error: BaseException) -> str:
+    """The user-facing summary of an error raised while composing or running."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
+        group, _, name = error.missing_cfg_file.rpartition("/")
+        return f"{group}={name}: unknown {group.split('/')[-1]} (available: {', '.join(error.options)})"
+    if isinstance(error, OSError):
+        return describe(error)
+    message = _first_line(error)
+    cause = error.__cause__
+    if isinstance(cause, OmegaConfBaseException):
+        prefix = "Error merging override "
+        message = message[len(prefix) :] if message.startswith(prefix) else message.rstrip(".")
+        return f"{message}: {_first_line(cause)}"
+    return message
+
+
+def _stop_sweep_workers(kill: bool) -> None:
+    """Parallel local sweeps keep joblib's worker processes for reuse: end them with the command
+    (at once when the command itself was interrupted, else once they are idle)."""
+    executors = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(executors, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=kill)
+
+
+def _exit(status: int, line: str | None = None) -> None:
+    if line:
+        print(line, file=sys.stderr)
+    SIGNALS.uninstall()
+    sys.exit(status)
+
+
+def cli() -> None:
+    full_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; the summary is printed below
+    SIGNALS.start()
+    register_configs()
+    try:
+        try:
+            main()
+        except Reported as reported:
+            raise reported.error from reported.error.__cause__  # the cause stays for HYDRA_FULL_ERROR=1
+        except KeyboardInterrupt:
+            _stop_sweep_workers(kill=True)
+            raise
+        finally:
+            _stop_sweep_workers(kill=False)
+    except StopRequested as stop:
+        _exit(stop.exit_code, f"{stop}; checkpoint saved, run the same command to resume")
+    except KeyboardInterrupt as interrupt:
+        if full_traceback:
+            raise
+        name = interrupt.signal_name if isinstance(interrupt, Interrupted) else "SIGINT"
+        _exit(interrupt.exit_code if isinstance(interrupt, Interrupted) else 130, f"interrupted by {name}")
+    except (BenchError, HydraException, OmegaConfBaseException, OSError) as error:
+        if full_traceback:
+            raise
+        _exit(getattr(error, "exit_code", 2), f"error: {one_line(error)}")
+    except Exception as error:
+        if full_traceback:
+            raise
+        _exit(2, f"error: {describe(error)}")
+    if SIGNALS.received is not None:  # a parallel sweep that was told to stop: its jobs saved and ended
+        name = SIGNALS.received.name
+        _exit(128 + SIGNALS.received.value, f"interrupted by {name}; run the same command to resume the sweep")
+    _exit(0)

@@ -1,0 +1,177 @@
+"""Resume policy: what a checkpoint holds, which config keys may change, and how a run continues.
+
+A run directory's `checkpoint.pt` is the whole state at its last evaluation. A re-run of the same
+command continues from it when the config is the same apart from how the run is executed (device,
+threads, progress bar) and its budget (`train.steps`, `steps_by_algorithm`); any other difference is
+refused, naming the first differing value. Restoring the RNG states with the algorithm's and the
+loop's state is what makes the resumed run end with exactly the figures of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from algorithms.base import Algorithm
+from bench import checkpoint
+from bench.checkpoint import CheckpointError
+from bench.datasets.base import Dataset
+from bench.loop import LoopState
+from bench.records import RUN_FILES, RunRecord, read_status
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+# Keys that may differ between a run and its resumption: how it runs, not what it computes.
+RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger")
+# What every checkpoint written by `Checkpointer.save` holds.
+_PAYLOAD_KEYS = ("config", "fingerprint", "algorithm", "rng", "loop", "history", "final")
+
+
+def comparable(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """The config without the keys that may change on resume (also applied to a saved config)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    return {key: value for key, value in resolved.items() if key not in RESUMABLE_DIFFERENCES}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality where NaN equals NaN: a run made with a NaN field must be resumable with it."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def first_difference(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> str | None:
+    """`key=current (the checkpoint has saved)` for the first differing leaf, in key order; None if equal."""
+    for key in sorted(set(saved) | set(current), key=str):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = first_difference(a, b, f"{prefix}{key}.")
+            if found:
+                return found
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            found = first_difference(dict(enumerate(a)), dict(enumerate(b)), f"{prefix}{key}.")
+            if found:
+                return found
+        elif not _same(a, b):
+            return f"{prefix}{key}={b!r} (the checkpoint has {a!r})"
+    return None
+
+
+def rng_state(rng: torch.Generator) -> dict[str, Any]:
+    """The run's own stream and torch's global ones (dropout draws from the global CPU/CUDA RNG)."""
+    state = {"run": rng.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(rng: torch.Generator, state: dict[str, Any]) -> None:
+    rng.set_state(state["run"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def discard_previous(run_dir: Path) -> None:
+    """`resume=never`: remove every file a previous run wrote (the lock stays: it is ours)."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def previous_run(cfg: DictConfig, resume: str, run_dir: Path) -> dict[str, Any] | None:
+    """The checkpoint to continue from, checked against `cfg`; None when the run starts afresh."""
+    path = run_dir / CHECKPOINT
+    if resume == "never":
+        if path.exists() or (run_dir / "metrics.json").exists():
+            log.info("resume=never: starting over in %s (discarding its previous run)", run_dir)
+        discard_previous(run_dir)
+        return None
+    if not path.exists():
+        return None
+    saved = checkpoint.load(path)
+    missing = [key for key in _PAYLOAD_KEYS if key not in saved]
+    if missing or not isinstance(saved["config"], dict) or not isinstance(saved["loop"], dict):
+        what = f"missing {', '.join(missing)}" if missing else "malformed config or loop state"
+        raise CheckpointError(f"{path}: not a cotbench run checkpoint ({what}); resume=never starts over")
+    difference = first_difference(comparable(saved["config"]), comparable(cfg))
+    if difference:
+        raise CheckpointError(
+            f"{path}: made with another config: {difference}; "
+            "use the original values, another run directory, or resume=never to start over"
+        )
+    return saved
+
+
+@dataclass
+class Checkpointer:
+    """Writes the run's checkpoint (and restores from one) for one dataset, algorithm and RNG stream."""
+
+    cfg: DictConfig
+    run_dir: Path
+    dataset: Dataset
+    algorithm: Algorithm
+    rng: torch.Generator
+    record: RunRecord
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def fingerprint(self) -> dict[str, Any]:
+        return checkpoint.fingerprint(self.algorithm.generator.config, self.dataset)
+
+    def save(self, state: LoopState, final: dict[str, Any] | None = None) -> None:
+        payload = {
+            "config": comparable(self.cfg),
+            "fingerprint": self.fingerprint(),
+            "vocabulary": checkpoint.vocabulary_words(self.dataset),
+            "algorithm": self.algorithm.state_dict(),
+            "rng": rng_state(self.rng),
+            "loop": state.state_dict(),
+            "history": self.record.history,
+            "curves": self.record.curves,
+            "final": final or {},
+        }
+        checkpoint.save(self.path, payload)
+
+    def restore(self, saved: dict[str, Any]) -> LoopState:
+        """Load the algorithm, RNG and history from `saved`; the loop state to continue from."""
+        self.algorithm.load_state_dict(saved["algorithm"])
+        restore_rng(self.rng, saved["rng"])
+        self.record.history = [dict(row) for row in saved["history"]]
+        self.record.curves = {name: [dict(row) for row in rows] for name, rows in saved.get("curves", {}).items()}
+        return LoopState.from_state_dict(saved["loop"])
+
+    def check(self, saved: dict[str, Any]) -> None:
+        """Refuse weights saved for another vocabulary or architecture."""
+        checkpoint.check_fingerprint(
+            self.path, saved["fingerprint"], self.fingerprint(), saved.get("vocabulary"), self.dataset
+        )
+
+    def resume(self, saved: dict[str, Any], steps: int) -> LoopState | None:
+        """Continue from `saved`: the loop state to go on from, or None for a complete run (left as it is)."""
+        self.check(saved)
+        state = self.restore(saved)
+        if is_complete(saved, self.run_dir, steps, self.algorithm.finished):
+            log.info("%s: already complete at step %d (resume=never starts over)", self.run_dir, state.step)
+            return None
+        log.info("resuming %s from its checkpoint at step %d", self.run_dir, state.step)
+        return state
+
+
+def is_complete(saved: dict[str, Any], run_dir: Path, steps: int, finished: bool) -> bool:
+    """A complete run is never touched again, unless a larger budget extends it.
+
+    `finished`: the restored algorithm has done its own schedule (SeqGAN ends before `steps`).
+    """
+    if read_status(run_dir) != "complete" or not saved["final"]:
+        return False
+    return finished or int(saved["loop"]["step"]) >= steps
