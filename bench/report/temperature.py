@@ -37,7 +37,7 @@ def temperature_table(
     `labels` names each run's row group (its algorithm and group-by values); default: the algorithm.
     """
     labels = labels or {}
-    rows, skipped, datasets = [], [], {}
+    rows, skipped, datasets, evaluators = [], [], {}, {}
     complete = [run for run in runs if run.complete and (run.path / "model.pt").exists()]
     for run in tqdm(complete, desc="temperature curves", disable=not complete):
         config = check_targets(run, allowed)
@@ -54,8 +54,12 @@ def temperature_table(
         label = labels.get(run.path, run.algorithm)
         with torch.no_grad():
             for tau in temperatures:
-                config = EvalConfig(n_samples=n_samples, temperature=tau)
-                figures = Evaluator(config, dataset, int(run.seed or 0), device)(generator, step=-1).figures
+                if (key, tau) not in evaluators:  # its fixed scores (oracle on test, ...) serve every run
+                    config_tau = EvalConfig(n_samples=n_samples, temperature=tau)
+                    evaluators[key, tau] = Evaluator(config_tau, dataset, 0, device)
+                evaluator = evaluators[key, tau]
+                evaluator.seed = int(run.seed or 0)  # samples depend on (seed, step) only, as in training
+                figures = evaluator(generator, step=-1).figures
                 rows.append({"algorithm": label, "seed": run.seed, "temperature": tau, **figures})
     return pd.DataFrame(rows), skipped
 
