@@ -17,7 +17,7 @@ from bench.report.plots import final_prefix_curves, plot_cot_jsd, plot_prefix_js
 from bench.report.runs import collect
 from bench.run import run
 from tests.conftest import REPO_ROOT, compose_config
-from tests.test_report import make_run
+from tests.run_folders import make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = (
