@@ -16,6 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from bench.sweeps import register_resolver
+
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -98,6 +100,9 @@ class Config:
     """Show a progress bar with the latest figures."""
     resume: str = "auto"
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
+    sweep: str | None = None
+    """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
+    derived from the dataset and the overrides (bench/sweeps.py)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
@@ -114,3 +119,4 @@ class Config:
 def register_configs() -> None:
     """Put the root schema where conf/config.yaml's defaults list finds it (`- schema`)."""
     ConfigStore.instance().store(name="schema", node=Config)
+    register_resolver()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from bench.errors import BenchError
 from bench.published import COCO_SHA256, EMNLP_TEST_SHA256, SYNTHETIC, benchmark_of, family, published_rows
@@ -16,7 +18,9 @@ from bench.report.aggregate import aggregate
 from bench.report.grouping import group_runs
 from bench.report.provenance import benchmark
 from bench.report.runs import collect
-from tests.conftest import shared_file
+from bench.schema import register_configs
+from bench.sweeps import sweep_name
+from tests.conftest import CONF_DIR, shared_file
 from tests.run_folders import make_run
 
 CANONICAL = "5ac794a695dd6e0eb2bb689f3dfda55e4e0053e8c0399e6242630a95f1e60e8a"
@@ -245,3 +249,26 @@ def test_family_maps_config_choices_to_published_algorithms() -> None:
     assert [family(a) for a in ("seqgan_tiny", "seqgan", "cot", "mle", "nested_cot", "mlex")] == [
         "seqgan", "seqgan", "cot", "mle", "nested_cot", "mlex",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["experiment=smoke"], "outputs/sweeps/smoke"),
+        (["sweep=ablation"], "outputs/sweeps/ablation"),
+        (["experiment=smoke", "sweep=mine"], "outputs/sweeps/mine"),
+        (["dataset=synthetic_tiny", "algorithm=mle"], "outputs/sweeps/synthetic_tiny"),
+    ],
+)
+def test_every_sweep_has_a_name(overrides: list[str], expected: str) -> None:
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    assert OmegaConf.select(cfg, "hydra.sweep.dir") == expected
+    assert "sweep" in cfg.hydra.job.config.override_dirname.exclude_keys  # the name never renames run folders
+
+
+def test_an_unnamed_sweep_is_named_after_its_dataset_and_overrides() -> None:
+    assert sweep_name(None, None, "synthetic_tiny", "train.steps=50") == "synthetic_tiny,train.steps=50"
+    assert sweep_name(None, "None", "coco", "") == "coco"
+    assert sweep_name("x", "smoke", "coco", "a=1") == "x"
