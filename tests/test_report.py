@@ -16,6 +16,7 @@ from bench.published import COCO_SHA256, EMNLP_TEST_SHA256, SYNTHETIC, benchmark
 from bench.report import claims, figures, tables
 from bench.report.aggregate import aggregate
 from bench.report.grouping import group_runs
+from bench.report.header import regenerate_command
 from bench.report.provenance import benchmark
 from bench.report.runs import collect
 from bench.schema import register_configs
@@ -272,3 +273,16 @@ def test_an_unnamed_sweep_is_named_after_its_dataset_and_overrides() -> None:
     assert sweep_name(None, None, "synthetic_tiny", "train.steps=50") == "synthetic_tiny,train.steps=50"
     assert sweep_name(None, "None", "coco", "") == "coco"
     assert sweep_name("x", "smoke", "coco", "a=1") == "x"
+
+
+def test_the_regenerating_command_is_the_recorded_sweep_then_the_report(tmp_path: Path) -> None:
+    sweep = tmp_path / "synthetic_tiny,train.steps=50"
+    sweep.mkdir()
+    assert regenerate_command(sweep, ["x"]) == "python -m bench.report x"
+    overrides = ["seed=0,1", "dataset=synthetic_tiny", "train.steps=50"]
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": overrides}}}))
+    assert regenerate_command(sweep, ["x", "--out", "a b"]) == (
+        "python -m bench -m seed=0,1 dataset=synthetic_tiny train.steps=50 && python -m bench.report x --out 'a b'"
+    )
+    expected = "python -m bench experiment=smoke && python -m bench.report y"
+    assert regenerate_command(tmp_path / "smoke", ["y"]) == expected
