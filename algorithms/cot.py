@@ -22,9 +22,9 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
-from algorithms.chunked import backward_by_chunks, chunk_size_for
+from algorithms.checks import check_at_least, check_finite, check_positive
 from algorithms.generator import Generator, GeneratorConfig, evaluating
-from algorithms.mle import teacher_forcing_backward
+from algorithms.training import backward_by_chunks, chunk_size_for, teacher_forcing_backward
 from metrics.nll import mean_token_nll
 
 
@@ -32,7 +32,6 @@ from metrics.nll import mean_token_nll
 class CoTConfig:
     """Reference values of desire2020/Cooperative-Training (synthetic benchmark)."""
 
-    _target_: str = "algorithms.cot.CoT"
     g_lr: float = 1e-3
     """Generator Adam learning rate."""
     m_lr: float = 3e-3
@@ -51,14 +50,11 @@ class CoTConfig:
     """Mediator embedding, input and output weights start N(0, m_init_std); recurrent weights orthogonal."""
 
     def __post_init__(self) -> None:
-        for name in ("g_lr", "m_lr", "m_init_std"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be > 0")
+        check_finite(self, "algorithm")
+        check_positive(self, "algorithm", "g_lr", "m_lr", "m_init_std")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"algorithm.betas={list(self.betas)}: must be two numbers in [0, 1)")
-        for name in ("batch_size", "m_steps", "m_width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be at least 1")
+        check_at_least(self, "algorithm", 1, "batch_size", "m_steps", "m_width")
         if not 0.0 <= self.m_dropout < 1.0:
             raise ValueError(f"algorithm.m_dropout={self.m_dropout}: must be in [0, 1)")
 

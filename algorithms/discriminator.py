@@ -11,6 +11,7 @@ built (on `synthetic_tiny`, T = 5, the filters of sizes 1..5 remain).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,16 +23,18 @@ from algorithms.generator import evaluating
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """Sizes of the CNN discriminator; `filter_sizes[i]` gets `num_filters[i]` filters."""
+    """Sizes of the CNN discriminator; `filter_sizes[i]` gets `num_filters[i]` filters.
+
+    No defaults here: SeqGAN's reference values are the `d_*` defaults of `SeqGANConfig`."""
 
     vocab_size: int
     seq_len: int
-    emb_dim: int = 64
-    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
-    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
-    dropout_keep: float = 0.75
+    emb_dim: int
+    filter_sizes: tuple[int, ...]
+    num_filters: tuple[int, ...]
+    dropout_keep: float
     """Probability of keeping a feature in the dropout before the output layer (training only)."""
-    l2: float = 0.2
+    l2: float
     """Weight of the L2 penalty on the output layer in the training loss."""
 
     def __post_init__(self) -> None:
@@ -55,6 +58,25 @@ class Highway(nn.Module):
         super().__init__()
         self.transform = nn.Linear(size, size)
         self.gate = nn.Linear(size, size)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """TensorFlow's default (Glorot-uniform) initialiser, as the reference's `linear()` leaves it.
+
+        Weights and biases alike are U(-b, b) with b = sqrt(6 / (fan_in + fan_out)); for a 1-D bias
+        TensorFlow takes fan_in = fan_out = size. With the reference's 1,720 features b = 0.042
+        (PyTorch's default would be 1 / sqrt(1720) = 0.024).
+        """
+        bound = glorot_bound(self.transform.in_features, self.transform.out_features)
+        for layer in (self.transform, self.gate):
+            nn.init.uniform_(layer.weight, -bound, bound)
+            nn.init.uniform_(layer.bias, -bound, bound)
+
+
+def glorot_bound(fan_in: int, fan_out: int) -> float:
+    """Half-width of Glorot-uniform: sqrt(6 / (fan_in + fan_out))."""
+    return math.sqrt(6.0 / (fan_in + fan_out))
 
     def forward(self, x: Tensor) -> Tensor:
         gate = torch.sigmoid(self.gate(x))
@@ -85,16 +107,30 @@ class Discriminator(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         embedded = self.embedding(tokens)  # (B, T, E)
-        pooled = []
-        for conv in self.convs:
-            # A VALID convolution written as one matrix product over the unfolded windows: on a CPU this
-            # is 1.5-7x faster than Conv1d at these shapes. Window layout (E, k) matches Conv1d's weight.
-            size = conv.kernel_size[0]
-            windows = embedded.unfold(1, size, 1).flatten(2)  # (B, T - k + 1, E * k)
-            responses = F.linear(windows, conv.weight.flatten(1), conv.bias)  # (B, T - k + 1, n_k)
-            pooled.append(F.relu(responses).amax(dim=1))  # (B, n_k): max over time
+        # Measured at one thread, reference sizes (E = 64, T = 20, 1,720 filters), best of 5-20 repeats
+        # on a shared 2-core CPU: scoring 1,024 sequences without a graph, Conv1d takes 0.69-0.83 s and
+        # unfold + linear 0.74-1.30 s (Conv1d 1.07-1.83x faster); a training step on 64 sequences
+        # (forward + backward of the convolutions) takes 96-173 ms by unfold + linear and 183-207 ms by
+        # Conv1d (unfold 1.17-1.9x faster). So each path takes its faster form; both compute the same
+        # VALID convolution (equal up to float rounding; a test compares them).
+        pooled = self._unfolded(embedded) if torch.is_grad_enabled() else self._convolved(embedded)
         features = self.highway(torch.cat(pooled, dim=1))  # (B, sum n_k)
         return self.out(self.dropout(features))  # (B, 2)
+
+    def _convolved(self, embedded: Tensor) -> list[Tensor]:
+        """Max-over-time of each ReLU(Conv1d) response: (B, T, E) -> [(B, n_k)]."""
+        channels = embedded.transpose(1, 2)  # (B, E, T)
+        return [F.relu(conv(channels)).amax(dim=2) for conv in self.convs]
+
+    def _unfolded(self, embedded: Tensor) -> list[Tensor]:
+        """The same as `_convolved`, as one matrix product over the unfolded windows of each width."""
+        pooled = []
+        for conv in self.convs:
+            size = conv.kernel_size[0]
+            windows = embedded.unfold(1, size, 1).flatten(2)  # (B, T - k + 1, E * k): layout of Conv1d's weight
+            responses = F.linear(windows, conv.weight.flatten(1), conv.bias)  # (B, T - k + 1, n_k)
+            pooled.append(F.relu(responses).amax(dim=1))  # (B, n_k): max over time
+        return pooled
 
     def output_penalty(self) -> Tensor:
         """TensorFlow's l2_loss of the output layer (half the sum of squares of its weights and bias)."""

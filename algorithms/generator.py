@@ -17,6 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from algorithms.checks import check_finite, check_positive
+
 
 @dataclass(frozen=True)
 class SequenceSpace:
@@ -54,15 +56,33 @@ class SequenceSpace:
         return eos_before == 0
 
 
+@dataclass
+class ModelConfig:
+    """The shared generator architecture (DESIGN §1), as the `model` node of the root config sets it."""
+
+    emb_dim: int = 32
+    """Token embedding size (32 in the synthetic benchmark)."""
+    hidden_dim: int = 32
+    """LSTM hidden size (32 in the synthetic benchmark)."""
+    init_std: float = 0.1
+    """Every generator parameter, biases included, starts N(0, init_std) (SeqGAN, Texygen, CoT)."""
+
+    def __post_init__(self) -> None:
+        check_finite(self, "model")
+        if self.emb_dim < 1 or self.hidden_dim < 1:
+            raise ValueError(f"model.emb_dim={self.emb_dim}, model.hidden_dim={self.hidden_dim}: must be positive")
+        check_positive(self, "model", "init_std")
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Sizes and initialisation of one LSTM language model over a `SequenceSpace`."""
+    """Sizes and initialisation of one LSTM language model over a `SequenceSpace` (defaults: `ModelConfig`)."""
 
     space: SequenceSpace
-    emb_dim: int = 32
-    hidden_dim: int = 32
-    init_std: float = 0.1
-    """Every parameter, biases included, is drawn N(0, init_std) (SeqGAN, Texygen, CoT)."""
+    emb_dim: int = ModelConfig.emb_dim
+    hidden_dim: int = ModelConfig.hidden_dim
+    init_std: float = ModelConfig.init_std
+    """Every parameter, biases included, is drawn N(0, init_std)."""
     recurrent_init: str = "normal"
     """'normal' (N(0, init_std) like the rest) or 'orthogonal' (CoT's mediator: one orthogonal block per gate)."""
     output_dropout: float = 0.0
@@ -71,8 +91,8 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         if self.emb_dim < 1 or self.hidden_dim < 1:
             raise ValueError(f"emb_dim={self.emb_dim}, hidden_dim={self.hidden_dim}: must be positive")
-        if self.init_std <= 0:
-            raise ValueError(f"init_std={self.init_std}: must be > 0")
+        if not (self.init_std > 0 and math.isfinite(self.init_std)):
+            raise ValueError(f"init_std={self.init_std}: must be a finite number > 0")
         if self.recurrent_init not in ("normal", "orthogonal"):
             raise ValueError(f"recurrent_init={self.recurrent_init!r}: must be 'normal' or 'orthogonal'")
         if not 0.0 <= self.output_dropout < 1.0:
@@ -202,12 +222,6 @@ class Generator(nn.Module):
             output=self.out.weight.t().contiguous(),
             output_bias=self.out.bias,
         )
-
-    @staticmethod
-    def _cell(tables: _StepTables, inputs: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
-        """One LSTM step from input tokens (n,) and state; returns logits (n, V) and the new state."""
-        state = Generator._advance(tables, inputs, state)
-        return torch.addmm(tables.output_bias, state.h, tables.output), state
 
     @staticmethod
     def _advance(tables: _StepTables, inputs: Tensor, state: LSTMState) -> LSTMState:

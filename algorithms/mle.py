@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
-from algorithms.chunked import backward_by_chunks, chunk_size_for
-from algorithms.generator import Generator
+from algorithms.checks import check_at_least, check_finite, check_positive
+from algorithms.training import chunk_size_for, clipped_update, teacher_forcing_backward
 
 
 @dataclass
 class MLEConfig:
     """SeqGAN reference values: Adam lr 0.01, gradient clip 5.0, batch 64."""
 
-    _target_: str = "algorithms.mle.MLE"
     lr: float = 0.01
     """Adam learning rate."""
     batch_size: int = 64
@@ -28,51 +24,10 @@ class MLEConfig:
     """Maximum global gradient norm; 0 turns clipping off."""
 
     def __post_init__(self) -> None:
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"algorithm.lr={self.lr}: must be a finite number > 0")
-        if self.batch_size < 1:
-            raise ValueError(f"algorithm.batch_size={self.batch_size}: must be at least 1")
-        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
-            raise ValueError(f"algorithm.grad_clip={self.grad_clip}: must be >= 0 (0 disables clipping)")
-
-
-IGNORED = -100  # cross_entropy's ignore_index: a target that is never scored
-
-
-def teacher_forcing_loss(generator: Generator, batch: torch.Tensor) -> torch.Tensor:
-    """Mean per-token NLL of `batch` under `generator` (PAD never counts)."""
-    mask = generator.space.mask(batch)
-    return -(generator.token_log_probs(batch) * mask).sum() / mask.sum()
-
-
-def teacher_forcing_backward(generator: Generator, batch: torch.Tensor, chunk: int | None) -> float:
-    """Backpropagate `teacher_forcing_loss(generator, batch)` chunk by chunk; return its value."""
-    mask = generator.space.mask(batch)
-    targets = batch.masked_fill(~mask, IGNORED).reshape(-1)  # PAD positions drop out of the sum
-    count = int(mask.sum())
-
-    def position_loss(rows: torch.Tensor, part: slice) -> torch.Tensor:
-        logits = generator.out(rows)
-        return F.cross_entropy(logits, targets[part], ignore_index=IGNORED, reduction="sum") / count
-
-    return backward_by_chunks(generator.hidden(batch), position_loss, chunk)
-
-
-def backward(loss: torch.Tensor) -> float:
-    """Backpropagate a loss computed in one piece; return its value."""
-    loss.backward()
-    return loss.item()
-
-
-def clipped_update(optimizer: torch.optim.Optimizer, compute: Callable[[], float], params, clip: float) -> float:
-    """One optimiser step: `compute()` backpropagates a loss and returns its value; the global
-    gradient norm is clipped to `clip` first when clip > 0."""
-    optimizer.zero_grad(set_to_none=True)
-    loss = compute()
-    if clip > 0:
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    optimizer.step()
-    return loss
+        check_finite(self, "algorithm")
+        check_positive(self, "algorithm", "lr")
+        check_at_least(self, "algorithm", 1, "batch_size")
+        check_at_least(self, "algorithm", 0, "grad_clip", allowed="must be >= 0 (0 disables clipping)")
 
 
 class MLE(Algorithm):

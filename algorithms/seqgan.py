@@ -18,10 +18,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
-from algorithms.chunked import chunk_size_for
+from algorithms.checks import check_at_least, check_finite, check_positive
 from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.mle import backward, clipped_update, teacher_forcing_backward
+from algorithms.generator import SequenceSpace
 from algorithms.rollout import RolloutPolicy, complete_prefixes, policy_gradient_loss, rollout_rewards
+from algorithms.training import backward, chunk_size_for, clipped_update, teacher_forcing_backward
 
 PHASES = ("pretrain_g", "pretrain_d", "adversarial")
 
@@ -30,7 +31,6 @@ PHASES = ("pretrain_g", "pretrain_d", "adversarial")
 class SeqGANConfig:
     """SeqGAN's reference schedule and sizes (LantaoYu/SeqGAN `sequence_gan.py`, `discriminator.py`)."""
 
-    _target_: str = "algorithms.seqgan.SeqGAN"
     # ----- schedule -----
     pretrain_g_epochs: int = 120
     """Epochs of MLE over the training set before anything adversarial (0: none)."""
@@ -80,26 +80,20 @@ class SeqGANConfig:
     """Rows per chunk when sampling rollouts and scoring with D (memory only; results do not depend on it)."""
 
     def __post_init__(self) -> None:
-        for name in ("pretrain_g_epochs", "pretrain_d_rounds", "adversarial_rounds", "d_rounds_per_adversarial"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be >= 0")
+        check_finite(self, "algorithm")
+        check_at_least(self, "algorithm", 0, "pretrain_g_epochs", "pretrain_d_rounds", "adversarial_rounds")
+        check_at_least(self, "algorithm", 0, "d_rounds_per_adversarial")
         if self.pretrain_g_epochs + self.pretrain_d_rounds + self.adversarial_rounds == 0:
             raise ValueError("algorithm.adversarial_rounds=0: the schedule is empty (every phase has 0 rounds)")
         positive = ("d_negatives", "d_epochs", "g_batch_size", "pg_batch_size", "n_rollouts", "d_emb_dim")
-        for name in (*positive, "d_batch_size", "chunk_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be at least 1")
-        for name in ("g_lr", "d_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"algorithm.{name}={getattr(self, name)}: must be > 0")
-        if self.grad_clip < 0:
-            raise ValueError(f"algorithm.grad_clip={self.grad_clip}: must be >= 0 (0 disables clipping)")
+        check_at_least(self, "algorithm", 1, *positive, "d_batch_size", "chunk_size")
+        check_positive(self, "algorithm", "g_lr", "d_lr")
+        check_at_least(self, "algorithm", 0, "grad_clip", allowed="must be >= 0 (0 disables clipping)")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
             raise ValueError(f"algorithm.rollout_update_rate={self.rollout_update_rate}: must be in [0, 1]")
         if not 0.0 < self.d_dropout_keep <= 1.0:
             raise ValueError(f"algorithm.d_dropout_keep={self.d_dropout_keep}: must be in (0, 1]")
-        if self.d_l2 < 0:
-            raise ValueError(f"algorithm.d_l2={self.d_l2}: must be >= 0")
+        check_at_least(self, "algorithm", 0, "d_l2")
         if len(self.d_filter_sizes) != len(self.d_num_filters) or not self.d_filter_sizes:
             raise ValueError(
                 f"algorithm.d_num_filters={list(self.d_num_filters)}: needs one count per filter size "
@@ -110,6 +104,19 @@ class SeqGANConfig:
                 f"algorithm.d_filter_sizes={list(self.d_filter_sizes)}, d_num_filters={list(self.d_num_filters)}: "
                 "must be positive"
             )
+
+
+def discriminator_config(config: SeqGANConfig, space: SequenceSpace) -> DiscriminatorConfig:
+    """The discriminator's sizes: the `d_*` fields of `config` over `space`'s vocabulary and length."""
+    return DiscriminatorConfig(
+        vocab_size=space.vocab_size,
+        seq_len=space.seq_len,
+        emb_dim=config.d_emb_dim,
+        filter_sizes=tuple(config.d_filter_sizes),
+        num_filters=tuple(config.d_num_filters),
+        dropout_keep=config.d_dropout_keep,
+        l2=config.d_l2,
+    )
 
 
 class SeqGAN(Algorithm):
@@ -124,16 +131,7 @@ class SeqGAN(Algorithm):
             raise ValueError(
                 f"algorithm.d_filter_sizes={list(config.d_filter_sizes)}: none fits sequences of length {space.seq_len}"
             )
-        d_config = DiscriminatorConfig(
-            vocab_size=space.vocab_size,
-            seq_len=space.seq_len,
-            emb_dim=config.d_emb_dim,
-            filter_sizes=tuple(config.d_filter_sizes),
-            num_filters=tuple(config.d_num_filters),
-            dropout_keep=config.d_dropout_keep,
-            l2=config.d_l2,
-        )
-        self.discriminator = Discriminator(d_config).to(context.device)
+        self.discriminator = Discriminator(discriminator_config(config, space)).to(context.device)
         self.batches = EpochBatches(context.train_data, config.g_batch_size, context.rng)
         # Two generator optimisers, as in the reference (pretraining and adversarial Adam states are separate).
         self.pretrain_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr)

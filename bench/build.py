@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from hydra.utils import get_object
@@ -17,6 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
+
+NODE_KEYS = ("_target_", "name")
+"""Keys a config node may carry beside its dataclass's fields: the target, and an algorithm's name."""
 
 
 def resolve_target(node: DictConfig, group: str) -> Callable[..., Any]:
@@ -43,9 +47,14 @@ def _first_line(error: Exception) -> str:
 
 
 def validated(node: DictConfig, schema: type, group: str) -> Any:
-    """Merge `node` into `schema`'s structured config and instantiate it (which runs its checks)."""
+    """Merge `node` into `schema`'s structured config and instantiate it (which runs its checks).
+
+    The node-only keys (`NODE_KEYS`) are left out unless `schema` has them as fields.
+    """
+    skipped = set(NODE_KEYS) - {item.name for item in fields(schema)}
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        values = {key: node[key] for key in node if key not in skipped} if isinstance(node, DictConfig) else node
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None)

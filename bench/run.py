@@ -37,8 +37,11 @@ _RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "s
 
 
 def algorithm_name(cfg: DictConfig) -> str:
-    """`algorithms.cot.CoT` -> `cot`: the name is the module, as on the command line."""
-    return str(cfg.algorithm._target_).split(".")[-2]
+    """The algorithm's config choice (`algorithm=seqgan_tiny` -> `seqgan_tiny`), set by conf/config.yaml."""
+    name = cfg.algorithm.get("name")
+    if not name:
+        raise BenchError("algorithm.name: missing (conf/config.yaml sets it to the config choice)")
+    return str(name)
 
 
 def _root_config(cfg: DictConfig) -> Config:

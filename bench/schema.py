@@ -1,43 +1,44 @@
-"""The typed root config: every field documented where it is defined, checked before any work.
+"""The typed root config, and the typed node schemas every shipped config file extends.
 
-Types are enforced by OmegaConf when Hydra composes (`seed=abc` fails at once); ranges are checked
-in `__post_init__` when `validated()` turns the config into these dataclasses. The `algorithm` and
-`dataset` nodes carry a `_target_`; their own config dataclasses (the `config_class` of the
-algorithm, the annotation of the dataset builder) check them the same way.
+Every default lives in a config dataclass; a file under conf/ names its `_target_` and only the
+values that differ. Each algorithm and dataset file extends the schema node of its config
+dataclass (`- /schema/algorithm/cot@_here_` in its defaults list), so Hydra composes typed nodes:
+a misspelt key fails at compose time, a wrong type at once (`seed=abc`), and every field can be
+set from the command line without a `+`. Ranges are checked in `__post_init__` when
+`bench.build.validated()` turns a node into its dataclass, before any work.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, make_dataclass
+from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
-from bench.sweeps import register_resolver
+from algorithms.checks import check_finite
+from algorithms.cot import CoTConfig
+from algorithms.generator import ModelConfig
+from algorithms.mle import MLEConfig
+from algorithms.seqgan import SeqGANConfig
+from bench.datasets.synthetic import SyntheticConfig
+from bench.datasets.text import TextConfig
 
+__all__ = ["Config", "EvalConfig", "ModelConfig", "NODE_SCHEMAS", "TrainConfig", "compose_config", "register_configs"]
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-
-@dataclass
-class ModelConfig:
-    """The shared generator architecture (DESIGN §1); every algorithm trains this same model."""
-
-    emb_dim: int = 32
-    """Token embedding size (32 in the synthetic benchmark)."""
-    hidden_dim: int = 32
-    """LSTM hidden size (32 in the synthetic benchmark)."""
-    init_std: float = 0.1
-    """Every generator parameter, biases included, starts N(0, init_std)."""
-
-    def __post_init__(self) -> None:
-        if self.emb_dim < 1 or self.hidden_dim < 1:
-            raise ValueError(f"model.emb_dim={self.emb_dim}, model.hidden_dim={self.hidden_dim}: must be positive")
-        if not self.init_std > 0:
-            raise ValueError(f"model.init_std={self.init_std}: must be > 0")
-
+NODE_SCHEMAS: dict[str, dict[str, type]] = {
+    "algorithm": {"mle": MLEConfig, "cot": CoTConfig, "seqgan": SeqGANConfig},
+    "dataset": {"synthetic": SyntheticConfig, "text": TextConfig},
+}
+"""Schema nodes by group and name: conf/<group>/*.yaml extend `/schema/<group>/<name>@_here_`."""
 
 @dataclass
 class TrainConfig:
@@ -70,7 +71,8 @@ class EvalConfig:
             raise ValueError(f"eval.every={self.every}: must be a positive integer")
         if self.n_samples < 2:
             raise ValueError(f"eval.n_samples={self.n_samples}: must be at least 2")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+        check_finite(self, "eval")
+        if not self.temperature > 0:
             raise ValueError(f"eval.temperature={self.temperature}: must be a finite number > 0")
         if self.n_saved_samples < 0:
             raise ValueError(f"eval.n_saved_samples={self.n_saved_samples}: must be >= 0")
@@ -81,9 +83,10 @@ class Config:
     """Root of every run: what to train (algorithm) on what (dataset), for how long, where."""
 
     algorithm: Any = MISSING
-    """Algorithm node with a `_target_` class (conf/algorithm/*.yaml)."""
+    """Algorithm node (conf/algorithm/*.yaml): a typed node of its config dataclass, plus `_target_`
+    (the class) and `name` (the config choice, e.g. seqgan_tiny: metrics.json, steps_by_algorithm)."""
     dataset: Any = MISSING
-    """Dataset node with a `_target_` builder (conf/dataset/*.yaml)."""
+    """Dataset node (conf/dataset/*.yaml): a typed node of its config dataclass plus `_target_` (the builder)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -116,7 +119,47 @@ class Config:
             raise ValueError(f"threads={self.threads}: must be >= 0 (0 keeps torch's default)")
 
 
+def node_schema(config_class: type, group: str) -> type:
+    """`config_class` with the node-only keys: `_target_` (set by the file), and for an algorithm
+    its `name` (set by conf/config.yaml to the config choice)."""
+    extra = [("_target_", str, field(default=MISSING))]
+    if group == "algorithm":
+        extra.append(("name", str, field(default=MISSING)))
+    return make_dataclass(config_class.__name__, extra, bases=(config_class,))
+
+
+def root_schema() -> DictConfig:
+    """The structured root config; `steps_by_algorithm` accepts any algorithm name without a `+`."""
+    root = OmegaConf.structured(Config)
+    OmegaConf.set_struct(root.steps_by_algorithm, False)
+    return root
+
+
 def register_configs() -> None:
-    """Put the root schema where conf/config.yaml's defaults list finds it (`- schema`)."""
-    ConfigStore.instance().store(name="schema", node=Config)
-    register_resolver()
+    """Put the root schema (`- schema` in conf/config.yaml) and the group schema nodes in Hydra's ConfigStore."""
+    store = ConfigStore.instance()
+    store.store(name="schema", node=root_schema())
+    for group, schemas in NODE_SCHEMAS.items():
+        for name, config_class in schemas.items():
+            store.store(group=f"schema/{group}", name=name, node=node_schema(config_class, group))
+
+
+def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> DictConfig:
+    """The config `python -m bench OVERRIDES...` runs with, resolved, without Hydra's own node.
+
+    For scripts and tests that call `bench.run.run()` directly: interpolations that need Hydra's
+    run-time values (the algorithm's name is its config choice) are resolved here, while they exist.
+    """
+    register_configs()
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    hydra_config.set_config(cfg)
+    try:
+        with open_dict(cfg):
+            del cfg["hydra"]
+        OmegaConf.resolve(cfg)
+    finally:
+        hydra_config.cfg = previous
+    return cfg

@@ -1,30 +1,96 @@
-"""Shared test helpers: composing the real configs, and the optional shared data folder."""
+"""Shared test helpers: composing the real configs, running the command line, small models, the data root.
+
+Reference data (the canonical oracle, COCO files) are found where the suite finds them: under
+$COTBENCH_DATA when it is set, else under ../shared/data beside the repository; tests that need
+them skip cleanly when they are absent.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from hydra import compose, initialize_config_dir
+import torch
 from omegaconf import DictConfig
 
-from bench.schema import register_configs
+from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
+from bench.data import DATA_ENV
+from bench.schema import CONF_DIR
+from bench.schema import compose_config as compose_root_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO_ROOT / "conf"
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+DATA_ROOT = Path(os.environ.get(DATA_ENV) or REPO_ROOT.parent / "shared" / "data").expanduser()
+SHARED_DATA = DATA_ROOT  # the name older tests use
+
+TINY_RUN = ("dataset=synthetic_tiny", "train.steps=60", "eval.every=20", "eval.n_samples=300", "progress=false")
+"""A run of a few seconds on the exhaustively enumerable space (8^5 sequences)."""
+
+SMALL_SPACE = SequenceSpace(vocab_size=6, seq_len=4, start_token=0)
+TEXT_SPACE = SequenceSpace(vocab_size=7, seq_len=6, start_token=1, eos_token=2, pad_token=0)
+"""A text-like space: EOS ends a sentence, PAD fills the rest."""
+
+__all__ = ["CONF_DIR", "DATA_ROOT", "REPO_ROOT", "SHARED_DATA", "TEXT_SPACE", "TINY_RUN"]
 
 
 def compose_config(*overrides: str) -> DictConfig:
     """The config `python -m bench OVERRIDES...` would run with (without Hydra's own node)."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_root_config(overrides)
 
 
 def shared_file(*parts: str) -> Path:
-    """A file under ../shared/data, or a clean skip when it is not on this machine."""
-    path = SHARED_DATA.joinpath(*parts)
+    """A file under the data root ($COTBENCH_DATA, else ../shared/data), or a clean skip without it."""
+    path = DATA_ROOT.joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"{path} is not present (optional shared data)")
+        pytest.skip(f"{path} is not present (optional reference data; set {DATA_ENV})")
     return path
+
+
+def make_generator(space: SequenceSpace = SMALL_SPACE, seed: int = 0, init_std: float = 1.0) -> Generator:
+    """A small generator (8 units) over `space`, initialised from `seed`."""
+    torch.manual_seed(seed)
+    return Generator(GeneratorConfig(space, emb_dim=8, hidden_dim=8, init_std=init_std))
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a `python -m bench` subprocess: this checkout importable, no full tracebacks."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
+    if "HYDRA_FULL_ERROR" not in extra:
+        env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
+def run_cli(*overrides: str, run_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m bench OVERRIDES` in a subprocess (for what the process boundary itself decides)."""
+    where = [f"hydra.run.dir={run_dir}"] if run_dir is not None else []
+    command = [sys.executable, "-m", "bench", *overrides, *where]
+    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
+
+
+class CliResult(NamedTuple):
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Call the `cotbench` entry point in this process: exit status, stdout and stderr for the arguments."""
+    from bench.__main__ import cli
+
+    def call(*arguments: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["cotbench", *arguments])
+        monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # cli() sets it to 1 for Hydra; restored afterwards
+        capsys.readouterr()
+        try:
+            cli()
+            status = 0
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(status, captured.out, captured.err)
+
+    return call

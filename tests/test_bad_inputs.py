@@ -1,24 +1,22 @@
 """Every bad input ends as one line naming the value and what is allowed, with no run marked complete.
 
-The command-line cases go through `python -m bench` (exit status, stderr, no traceback); the rest
-call `run()` directly, where the same one-line `BenchError` is what the command prints.
+The command-line cases call the `cotbench` entry point in this process (exit status 2, one line on
+stderr, no traceback); the rest call `run()` directly, where the same one-line `BenchError` is what
+the command prints.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.errors import BenchError
 from bench.run import run
-from tests.conftest import REPO_ROOT, compose_config
+from tests.conftest import TINY_RUN, compose_config
 
-TINY = ("dataset=synthetic_tiny", "train.steps=20", "eval.every=10", "eval.n_samples=200", "progress=false")
+TINY = (*TINY_RUN[:1], "train.steps=20", "eval.every=10", "eval.n_samples=200", "progress=false")
 
 
 def not_complete(run_dir: Path) -> bool:
@@ -33,39 +31,42 @@ def not_complete(run_dir: Path) -> bool:
         (["dataset=nope"], "dataset=nope: unknown dataset (available: coco, emnlp_news, synthetic"),
         (["hydra/launcher=nope"], "hydra/launcher=nope: unknown launcher (available: "),
         (["seed=abc"], "seed=abc: Value 'abc' of type 'str' could not be converted to Integer"),
-        (["algorithm.lr=-0.5"], "algorithm.lr=-0.5: must be a finite number > 0"),
+        (["algorithm.lr=-0.5"], "algorithm.lr=-0.5: must be > 0"),
         (["device=tpu"], "device='tpu': must be auto, cpu, cuda or cuda:N"),
         (["eval.temperature=0"], "eval.temperature=0.0: must be a finite number > 0"),
         (["nokey=3"], "Could not override 'nokey': Key 'nokey' not in 'Config'"),
+        # issue 16.6: a misspelt experiment is an error listing the available ones, not a default run
+        (["experiment=smok"], "experiment=smok: unknown experiment (available: paper_coco, paper_emnlp, "),
+        # issue 16.7: a field of the chosen algorithm's dataclass is known without a `+`; a typo is not
+        (["algorithm=seqgan", "algorithm.d_lr=-1"], "algorithm.d_lr=-1.0: must be > 0"),
+        (["algorithm=seqgan", "algorithm.d_epoch=3"], "Could not override 'algorithm.d_epoch'"),
     ],
 )
-def test_command_line_bad_input_is_one_line_exit_2(tmp_path: Path, overrides: list[str], message: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("HYDRA_FULL_ERROR", None)
-    command = [sys.executable, "-m", "bench", *TINY, *overrides, f"hydra.run.dir={tmp_path}"]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"], result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+def test_command_line_bad_input_is_one_line_exit_2(
+    tmp_path: Path, cli_in_process, overrides: list[str], message: str
+) -> None:
+    status, stderr = cli_in_process(*TINY, *overrides, f"hydra.run.dir={tmp_path}")
+    assert status == 2
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error: "), stderr
+    assert message in stderr and "Traceback" not in stderr
     assert not_complete(tmp_path)
 
 
-def test_unwritable_output_directory_is_one_line(tmp_path: Path) -> None:
+def test_unwritable_output_directory_is_one_line(tmp_path: Path, cli_in_process) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("HYDRA_FULL_ERROR", None)
-    command = [sys.executable, "-m", "bench", *TINY, f"hydra.run.dir={blocker}/run"]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"error: cannot write {blocker}/run: Not a directory"
+    status, stderr = cli_in_process(*TINY, f"hydra.run.dir={blocker}/run")
+    assert status == 2
+    assert stderr.strip() == f"error: cannot write {blocker}/run: Not a directory"
 
 
-def test_full_traceback_on_request(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HYDRA_FULL_ERROR": "1"}
-    command = [sys.executable, "-m", "bench", *TINY, "algorithm.lr=-1", f"hydra.run.dir={tmp_path}"]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and "Traceback" in result.stderr
+def test_full_traceback_on_request(tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.__main__ import cli
+
+    monkeypatch.setattr("sys.argv", ["cotbench", *TINY, "algorithm.lr=-1", f"hydra.run.dir={tmp_path}"])
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(BenchError, match="algorithm.lr=-1.0: must be > 0"):  # raised, so Python prints its traceback
+        cli()
 
 
 @pytest.mark.parametrize(
@@ -79,6 +80,16 @@ def test_full_traceback_on_request(tmp_path: Path) -> None:
         (["algorithm.batch_size=abc"], "algorithm.batch_size: Value 'abc'"),
         (["algorithm.grad_clip=-1"], "algorithm.grad_clip=-1.0: must be >= 0"),
         (["+algorithm.lrr=0.1"], "algorithm.lrr: Key 'lrr' not in 'MLEConfig'"),
+        # issue 16.5 (config part): NaN and infinity are refused in every float field, naming it
+        (["algorithm=cot", "algorithm.g_lr=inf"], "algorithm.g_lr=inf: must be a finite number"),
+        (["algorithm=cot", "algorithm.m_lr=inf"], "algorithm.m_lr=inf: must be a finite number"),
+        (["algorithm=cot", "algorithm.betas=[0.9,nan]"], "algorithm.betas=[0.9, nan]: must be a finite number"),
+        (["algorithm=seqgan", "algorithm.g_lr=inf"], "algorithm.g_lr=inf: must be a finite number"),
+        (["algorithm=seqgan", "algorithm.grad_clip=nan"], "algorithm.grad_clip=nan: must be a finite number"),
+        (["algorithm=seqgan", "algorithm.d_l2=nan"], "algorithm.d_l2=nan: must be a finite number"),
+        (["algorithm.lr=inf"], "algorithm.lr=inf: must be a finite number"),
+        (["model.init_std=inf"], "model.init_std=inf: must be a finite number"),
+        (["eval.temperature=nan"], "eval.temperature=nan: must be a finite number"),
         (["dataset.vocab_size=1"], "dataset.vocab_size=1: must be at least 2"),
         (["dataset=coco", "dataset.max_vocab=3"], "dataset.max_vocab=3: must exceed the 4 special tokens"),
         (["dataset=coco", "dataset.tokenizer=spacy"], "dataset.tokenizer='spacy': must be one of treebank"),

@@ -7,8 +7,9 @@ import torch
 
 from algorithms.cot import generator_backward, generator_loss
 from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
-from algorithms.mle import teacher_forcing_backward, teacher_forcing_loss
-from tests.test_generator import TEXT, make_generator
+from algorithms.training import teacher_forcing_backward, teacher_forcing_loss
+from tests.conftest import TEXT_SPACE as TEXT
+from tests.conftest import make_generator
 
 
 def gradients(model: torch.nn.Module) -> dict[str, torch.Tensor]:

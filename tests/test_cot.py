@@ -14,8 +14,8 @@ from algorithms.cot import CoT, CoTConfig, generator_loss
 from bench.build import validated
 from bench.errors import BenchError
 from bench.run import build_run, run
-from tests.conftest import compose_config
-from tests.test_generator import TEXT, make_generator
+from tests.conftest import TEXT_SPACE as TEXT
+from tests.conftest import compose_config, make_generator
 
 
 def tiny_cot(seed: int = 0) -> CoT:

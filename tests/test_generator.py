@@ -9,14 +9,9 @@ import torch
 from torch import nn
 
 from algorithms.generator import Generator, GeneratorConfig, SequenceSpace, draw_tokens
-
-TINY = SequenceSpace(vocab_size=6, seq_len=4, start_token=0)
-TEXT = SequenceSpace(vocab_size=7, seq_len=6, start_token=1, eos_token=2, pad_token=0)
-
-
-def make_generator(space: SequenceSpace = TINY, seed: int = 0, init_std: float = 1.0) -> Generator:
-    torch.manual_seed(seed)
-    return Generator(GeneratorConfig(space, emb_dim=8, hidden_dim=8, init_std=init_std))
+from tests.conftest import SMALL_SPACE as TINY
+from tests.conftest import TEXT_SPACE as TEXT
+from tests.conftest import make_generator
 
 
 def chi_square_p_value(counts: torch.Tensor, probs: torch.Tensor) -> float:

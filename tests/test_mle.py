@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from algorithms.base import EpochBatches
-from algorithms.mle import teacher_forcing_loss
+from algorithms.training import teacher_forcing_loss
 from bench.run import run
-from tests.conftest import compose_config
-from tests.test_generator import TEXT, make_generator
+from tests.conftest import TEXT_SPACE as TEXT
+from tests.conftest import compose_config, make_generator
 
 
 def test_teacher_forcing_loss_is_mean_nll_over_scored_tokens() -> None:

@@ -270,9 +270,11 @@ def test_every_sweep_has_a_name(overrides: list[str], expected: str) -> None:
 
 
 def test_an_unnamed_sweep_is_named_after_its_dataset_and_overrides() -> None:
-    assert sweep_name(None, None, "synthetic_tiny", "train.steps=50") == "synthetic_tiny,train.steps=50"
-    assert sweep_name(None, "None", "coco", "") == "coco"
-    assert sweep_name("x", "smoke", "coco", "a=1") == "x"
+    overrides = ["seed=0,1", "algorithm=mle", "eval.n_samples=500", "train.steps=50", "+steps_by_algorithm.mle=5"]
+    excluded = ["algorithm", "seed", "train.steps", "steps_by_algorithm"]
+    assert sweep_name(None, None, "synthetic_tiny", overrides, excluded) == "synthetic_tiny,eval.n_samples=500"
+    assert sweep_name(None, "None", "coco", [], excluded) == "coco"
+    assert sweep_name("x", "smoke", "coco", ["a=1"], excluded) == "x"
 
 
 def test_the_regenerating_command_is_the_recorded_sweep_then_the_report(tmp_path: Path) -> None:

@@ -14,15 +14,14 @@ from omegaconf import OmegaConf
 from algorithms.base import TrainingContext
 from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from algorithms.generator import SequenceSpace
-from algorithms.mle import backward, clipped_update
 from algorithms.rollout import complete_prefixes, policy_gradient_loss, rollout_rewards
-from algorithms.seqgan import SeqGAN, SeqGANConfig
+from algorithms.seqgan import SeqGAN, SeqGANConfig, discriminator_config
+from algorithms.training import backward, clipped_update
 from bench.build import validated
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
 from bench.errors import BenchError
 from bench.run import run
-from tests.conftest import compose_config
-from tests.test_generator import make_generator
+from tests.conftest import compose_config, make_generator
 
 SPACE = SequenceSpace(vocab_size=6, seq_len=5)
 TINY_D = {"d_emb_dim": 8, "d_filter_sizes": [1, 2, 3], "d_num_filters": [4, 4, 4]}
@@ -30,7 +29,8 @@ TINY_D = {"d_emb_dim": 8, "d_filter_sizes": [1, 2, 3], "d_num_filters": [4, 4, 4
 
 def small_discriminator(seed: int = 0) -> Discriminator:
     torch.manual_seed(seed)
-    return Discriminator(DiscriminatorConfig(6, 5, emb_dim=8, filter_sizes=(1, 2, 3, 9), num_filters=(4, 4, 4, 4)))
+    sizes = {"emb_dim": 8, "filter_sizes": (1, 2, 3, 9), "num_filters": (4, 4, 4, 4), "dropout_keep": 0.75, "l2": 0.2}
+    return Discriminator(DiscriminatorConfig(6, 5, **sizes))
 
 
 def make_seqgan(seed: int = 0, **fields) -> SeqGAN:
@@ -122,13 +122,12 @@ def test_unfolded_convolutions_equal_conv1d_and_wide_filters_are_left_out() -> N
 
 
 def test_discriminator_separates_oracle_sequences_from_uniform_noise() -> None:
-    tiny = OmegaConf.load(Path(__file__).parent.parent / "conf" / "dataset" / "synthetic_tiny.yaml")
-    dataset = build_synthetic(validated(tiny, SyntheticConfig, "dataset"))
+    dataset = build_synthetic(validated(compose_config("dataset=synthetic_tiny").dataset, SyntheticConfig, "dataset"))
     space = dataset.space
     noise = torch.Generator().manual_seed(0)
     uniform = lambda n: torch.randint(0, space.vocab_size, (n, space.seq_len), generator=noise)  # noqa: E731
     torch.manual_seed(0)
-    discriminator = Discriminator(DiscriminatorConfig(space.vocab_size, space.seq_len))  # reference sizes, T = 5
+    discriminator = Discriminator(discriminator_config(SeqGANConfig(), space))  # reference sizes, T = 5
     optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-4)
     figures = train_discriminator(
         discriminator, optimizer, dataset.train[:1000], uniform(1000), 3, 64, torch.Generator().manual_seed(1)

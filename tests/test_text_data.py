@@ -19,8 +19,7 @@ from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, Vocabul
 from bench.evaluation import Evaluator
 from bench.run import run
 from bench.schema import EvalConfig
-from tests.conftest import SHARED_DATA, compose_config, shared_file
-from tests.test_run import run_cli
+from tests.conftest import SHARED_DATA, compose_config, run_cli, shared_file
 
 TRAIN = [
     "a man riding a bike at night.",

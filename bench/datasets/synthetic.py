@@ -22,7 +22,6 @@ from bench.datasets.oracle_file import load_seqgan_oracle
 class SyntheticConfig:
     """An oracle language model and data sampled from it."""
 
-    _target_: str = "bench.datasets.synthetic.build_synthetic"
     name: str = "synthetic"
     vocab_size: int = 5000
     """Vocabulary size V (5000 in SeqGAN's benchmark)."""

@@ -28,7 +28,6 @@ class TextFileError(BenchError, ValueError):
 class TextConfig:
     """One text corpus: where its two files are, how lines become tokens, and how long a sequence may be."""
 
-    _target_: str = "bench.datasets.text.build_text"
     name: str = "coco"
     """Dataset name; also the folder under the data root, and the `python -m bench.data fetch` name."""
     data_dir: str | None = None
