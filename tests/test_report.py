@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from bench.errors import BenchError
 from bench.published import COCO_SHA256, EMNLP_TEST_SHA256, SYNTHETIC, benchmark_of, family, published_rows
 from bench.report import claims, figures, tables
-from bench.report.aggregate import aggregate
+from bench.report.aggregate import aggregate, per_run
 from bench.report.grouping import group_runs
 from bench.report.header import regenerate_command
 from bench.report.provenance import benchmark
@@ -62,6 +62,8 @@ def test_best_validation_row_is_read_from_history(tmp_path: Path) -> None:
     assert summary.loc["end", "nll_oracle_mean"] == 7.5 and summary.loc["end", "steps_mean"] == 20
     assert summary.loc["best nll_valid", "nll_oracle_mean"] == 7.0
     assert summary.loc["best nll_valid", "steps_mean"] == 10 and summary.loc["best nll_valid", "wall_s_mean"] == 5.0
+    runs = per_run(group_runs(collect(tmp_path)), ["nll_oracle"]).set_index("selection")
+    assert runs.loc["best nll_valid", "nll_oracle"] == 7.0 and runs.loc["end", "steps"] == 20
 
 
 def test_runs_whose_configs_differ_are_refused_naming_the_keys_unless_grouped(tmp_path: Path) -> None:

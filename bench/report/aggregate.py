@@ -42,6 +42,20 @@ def run_figures(run: RunResult, selection: str) -> dict[str, float] | None:
     return figures
 
 
+def per_run(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> pd.DataFrame:
+    """One row per run and selection (end, best nll_valid): its own figures and budget, before averaging."""
+    rows = []
+    for group, runs in groups.items():
+        for run in runs:
+            for selection in SELECTIONS:
+                values = run_figures(run, selection)
+                if values is not None:
+                    row = {"dataset": group.dataset, "algorithm": group.algorithm, "group": group.label}
+                    row |= {"seed": run.seed, "selection": selection, "path": str(run.path)}
+                    rows.append(row | {name: values.get(name, math.nan) for name in (*BUDGET, *figures)})
+    return pd.DataFrame(rows)
+
+
 def summarise(values: Sequence[float]) -> tuple[float, float, int]:
     """Mean, sample std (ddof 1; NaN for one value) and n of the finite values."""
     series = pd.Series(values, dtype=float).dropna()

@@ -19,7 +19,7 @@ import torch
 from bench.errors import BenchError
 from bench.published import published_rows
 from bench.report import claims, figures, plots, tables
-from bench.report.aggregate import aggregate
+from bench.report.aggregate import aggregate, per_run
 from bench.report.grouping import Group, group_runs
 from bench.report.header import header_lines
 from bench.report.provenance import benchmark
@@ -155,6 +155,8 @@ def _dataset_section(
     published = published_rows(data)
     summary = aggregate(groups, shown)
     files = _write_tables(folder, name, dataset, suffix, summary, published, shown, command)
+    files.append(folder / f"runs{suffix}.csv")
+    files[-1].write_text(f"# Regenerate: {command}\n" + per_run(groups, shown).to_csv(index=False), encoding="utf-8")
     lines = [f"## {dataset}: figures (mean ± sample std over seeds)", ""]
     lines += [tables.markdown(tables.display_table(summary, published, shown))]
     lines += [note for note in notes] + _data_notes(kind, data, shown)
