@@ -55,6 +55,13 @@ def test_a_complete_run_missing_a_file_is_one_line(tmp_path: Path, capsys: pytes
     assert err == f"error: {run_dir}: complete run without {missing} (restore it or move the run away)"
 
 
+def test_an_unreadable_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
+    (run_dir / "config.yaml").write_text("dataset: [unclosed\n")
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out"))
+    assert err.startswith(f"error: {run_dir / 'config.yaml'}: unreadable (")
+
+
 def test_an_unknown_device_and_an_unwritable_out_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
     err = _report_error(capsys, str(tmp_path / "s"), "--device", "tpu")

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
 from bench.records import REPO_ROOT
@@ -56,8 +58,15 @@ class RunResult:
         return float(value) if isinstance(value, (int, float)) else None
 
     def config(self) -> DictConfig:
-        """The run's resolved config.yaml (YAML safe-loading only)."""
-        return OmegaConf.load(self.path / "config.yaml")
+        """The run's resolved config.yaml (YAML safe-loading only); unreadable: a one-line error naming it."""
+        path = self.path / "config.yaml"
+        try:
+            config = OmegaConf.load(path)
+        except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException) as error:
+            raise BenchError(f"{path}: unreadable ({str(error).splitlines()[0] if str(error) else 'empty'})") from None
+        if not isinstance(config, DictConfig):
+            raise BenchError(f"{path}: not a config (a YAML mapping)")
+        return config
 
     def history(self) -> pd.DataFrame:
         """The run's evaluations, one row each; an unreadable file is a one-line error naming it."""
