@@ -32,8 +32,8 @@ EMNLP_TEST_SHA256 = "03c646d08f766f4140443db4419b1f0ee292bc0db514208873e9f2e166b
 because the published training split is not the one our runs train on."""
 
 SEQGAN_PAPER = "Yu, Zhang, Wang & Yu 2017 (AAAI), Table 1"
-SEQGAN_REPO = "Yu et al. 2017, LantaoYu/SeqGAN repository, experiment log (MLE 120 epochs, then SeqGAN)"
-COT_PAPER = "Lu, Yu, Chen, Zhang, Wang & Yu 2019 (ICML), synthetic oracle, figures as quoted by its authors"
+SEQGAN_REPO = "Yu, Zhang, Wang & Yu 2017, LantaoYu/SeqGAN reference repository, training log (MLE 120 epochs)"
+COT_PAPER = "Lu, Yu, Feng, Zhu, Zhang & Yu 2019 (ICML), synthetic oracle, figures as quoted by its authors"
 CACCIA = "Caccia, Caccia, Fedus, Larochelle, Pineau & Charlin 2020 (ICLR), published CSVs, α = 1"
 TEXYGEN = "Zhu, Lu, Zheng, Guo, Zhang, Wang & Yu 2018 (SIGIR), Texygen COCO tables (10k samples, all test captions)"
 

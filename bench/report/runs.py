@@ -2,8 +2,7 @@
 
 A results folder may come from anywhere (a colleague, a paper's archive), so it is data, never
 code: configs are YAML safe-loaded, and a `_target_` outside the suite's own packages is refused
-by its name before anything is imported (docs/design.md §6: a saved config rebuilds only the
-suite's own datasets).
+by its name before anything is imported, so a saved config rebuilds only the suite's own datasets.
 """
 
 from __future__ import annotations
