@@ -27,6 +27,34 @@ class TrainingContext:
     device: torch.device
 
 
+@dataclass
+class Enumeration:
+    """Every sequence of a small space with its per-token log-probabilities: exact figures, no sampling error."""
+
+    sequences: Tensor  # (V^T, T) long, lexicographic order
+    oracle: Tensor  # (V^T, T) log p(x_t | x_<t) under the oracle P
+    model: Tensor  # (V^T, T) log g(x_t | x_<t) under G at the evaluation temperature
+
+
+@dataclass
+class EvaluationContext:
+    """What one evaluation sampled and scored, handed to `Algorithm.evaluation_figures`.
+
+    An algorithm's own figures (CoT's mediator bound, SeqGAN's discriminator accuracy) reuse these
+    samples and scores instead of drawing their own, so every figure of a row describes the same
+    samples. The oracle fields are set on synthetic data only; `enumeration` on spaces small enough to list.
+    """
+
+    samples: Tensor  # (n, T) long: G's samples
+    sample_log_probs: Tensor  # (n, T) G's per-token log-probabilities of them (the sampler's own)
+    test: Tensor  # (N, T) long: held-out real sequences, a sample of P
+    model_on_test: Tensor  # (N, T) G's per-token log-probabilities of the test set
+    temperature: float  # G's sampling and scoring temperature
+    oracle_on_samples: Tensor | None = None  # (n, T) the oracle's per-token log-probabilities of G's samples
+    oracle_on_test: Tensor | None = None  # (N, T) the oracle's per-token log-probabilities of the test set
+    enumeration: Enumeration | None = None
+
+
 class EpochBatches:
     """Shuffled mini-batches, epoch after epoch; its position is part of the resumable state."""
 
@@ -101,8 +129,8 @@ class Algorithm(ABC):
         """Name of the phase the next step() runs; each history.csv row names the phase of the steps it sums up."""
         return "train"
 
-    def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
-        """Extra figures an algorithm reports at each evaluation (e.g. CoT's mediator NLL)."""
+    def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
+        """Extra figures an algorithm reports at each evaluation (e.g. CoT's mediator bound), from its own samples."""
         return {}
 
     def extra_state(self) -> dict[str, Any]:

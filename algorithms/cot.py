@@ -21,10 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from algorithms.base import Algorithm, EpochBatches, TrainingContext
+from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
 from algorithms.checks import check_at_least, check_finite, check_positive
 from algorithms.generator import Generator, GeneratorConfig, evaluating
 from algorithms.training import backward_by_chunks, chunk_size_for, teacher_forcing_backward
+from metrics.jsd import JSDEstimate, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo
 from metrics.nll import mean_token_nll
 
 
@@ -157,16 +158,43 @@ class CoT(Algorithm):
             self.mediator.eval()
         return loss
 
-    def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
-        """`m_balanced_nll`: M's per-token NLL, halfway between the test set and G's samples (dropout off).
+    def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
+        """`m_balanced_nll`, and on synthetic data `jsd_mediator_bound` with its standard error.
 
-        Equal weight to each half whatever their sizes, as in M's own loss. It is not a JSD: its
-        minimum is JSD + H(P)/2 + H(G)/2 per sequence (DESIGN §3), so it moves with H(G) too.
+        `m_balanced_nll`: M's per-token NLL, halfway between the test set and G's samples (dropout
+        off), equal weight to each half whatever their sizes, as in M's own loss. It is not a JSD:
+        its minimum is JSD + H(P)/2 + H(G)/2 per sequence (DESIGN §3), so it moves with H(G) too.
         """
         space = self.mediator.space
-        on_test = mean_token_nll(self.mediator.score(test_data), space.mask(test_data))
-        on_samples = mean_token_nll(self.mediator.score(samples), space.mask(samples))
-        return {"m_balanced_nll": 0.5 * (on_test + on_samples)}
+        m_on_test = self.mediator.score(context.test)  # (N, T), dropout off
+        m_on_samples = self.mediator.score(context.samples)
+        on_test = mean_token_nll(m_on_test, space.mask(context.test))
+        on_samples = mean_token_nll(m_on_samples, space.mask(context.samples))
+        figures = {"m_balanced_nll": 0.5 * (on_test + on_samples)}
+        bound = self.mediator_bound(context, m_on_test, m_on_samples)
+        if bound is not None:
+            figures["jsd_mediator_bound"], figures["jsd_mediator_bound_se"] = bound
+        return figures
+
+    def mediator_bound(self, context: EvaluationContext, m_on_test: Tensor, m_on_samples: Tensor) -> JSDEstimate | None:
+        """1/2 KL(P || M) + 1/2 KL(G || M) on whole sequences, M's own density (DESIGN §4).
+
+        At least the true JSD, equal iff M is exactly the mixture (P + G)/2: its gap to `jsd` says
+        how well the mediator tracks what it is trained to fit. Exact when the space is enumerated;
+        otherwise Monte Carlo from the test set (P's side) and G's samples. None without an oracle.
+        """
+        if context.enumeration is not None:
+            every = context.enumeration
+            log_m = self.mediator.score(every.sequences).sum(1)
+            return jsd_mediator_bound_exact(every.oracle.sum(1), every.model.sum(1), log_m)
+        if context.oracle_on_test is None:
+            return None
+        return jsd_mediator_bound_monte_carlo(
+            p_on_p=context.oracle_on_test.sum(1),
+            m_on_p=m_on_test.sum(1),
+            g_on_g=context.sample_log_probs.sum(1),
+            m_on_g=m_on_samples.sum(1),
+        )
 
     def parts(self) -> dict[str, Any]:
         return {

@@ -47,6 +47,18 @@ class SequenceSpace:
         if (self.eos_token is None) != (self.pad_token is None):
             raise ValueError("eos_token and pad_token must be given together (or neither)")
 
+    @property
+    def size(self) -> int | None:
+        """Number of sequences in the space (V^T), or None when sequences end at EOS (variable length)."""
+        return self.vocab_size**self.seq_len if self.eos_token is None else None
+
+    def all_sequences(self) -> Tensor:
+        """Every sequence of a fixed-length space, (V^T, T) long, in lexicographic order (exact figures)."""
+        if self.size is None:
+            raise ValueError("all_sequences: a space with EOS has sequences of every length up to seq_len")
+        grids = torch.cartesian_prod(*[torch.arange(self.vocab_size)] * self.seq_len)
+        return grids.reshape(-1, self.seq_len)
+
     def mask(self, tokens: Tensor) -> Tensor:
         """(B, T) bool: True for scored positions, i.e. every token up to and including the first EOS."""
         if self.eos_token is None:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from algorithms.base import Algorithm, EpochBatches, TrainingContext
+from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
 from algorithms.checks import check_at_least, check_finite, check_positive
 from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from algorithms.generator import SequenceSpace
@@ -231,14 +231,14 @@ class SeqGAN(Algorithm):
         return figures
 
     # ----- evaluation and state ----------------------------------------------------------------
-    def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
+    def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """D's balanced accuracy on held-out real (test set) vs generated (the evaluation's samples),
         reported once D has been trained."""
         if self.d_rounds_done == 0:
             return {}
         chunk = self.config.chunk_size
-        real_right = (self.discriminator.prob_real(test_data, chunk) > 0.5).float().mean()
-        fake_right = (self.discriminator.prob_real(samples, chunk) <= 0.5).float().mean()
+        real_right = (self.discriminator.prob_real(context.test, chunk) > 0.5).float().mean()
+        fake_right = (self.discriminator.prob_real(context.samples, chunk) <= 0.5).float().mean()
         return {"d_test_acc": (0.5 * (real_right + fake_right)).item()}
 
     def parts(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
 from bench.loop import StopRequested
-from bench.schema import register_configs
+from bench.schema import CONF_DIR, register_configs
 
 
 class _Reported(BaseException):
@@ -36,7 +36,7 @@ class _Reported(BaseException):
         self.error = error
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also for `cotbench`
 def main(cfg: DictConfig) -> None:
     from bench.run import run  # imported here so that `--help` stays fast
 

@@ -1,35 +1,66 @@
-"""Measure a generator at one point of training: NLL_oracle, NLL_test and the true JSD, or BLEU on text (DESIGN §4).
+"""Measure a generator at one point of training: NLL_test and entropy, then its dataset kind's own figures (DESIGN §4).
 
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
-returns the model's own log-probabilities, the oracle scores the same samples (NLL_oracle and
-the G-side of the JSD), and the model's scores of the held-out test set give NLL_test and the
-P-side of the JSD (the test set is a fresh sample of P, independent of training). The same
-per-token log-probabilities give CoT's per-token-mixture bound (`jsd_stepwise_bound`), at no cost.
-On text datasets (a vocabulary and references, no oracle) the same samples give BLEU, self-BLEU
-and sacreBLEU.
+returns the model's own log-probabilities (G's entropy and the G-side of every divergence), and
+the model's scores of the held-out test set give NLL_test and the P-side. What else is measured
+depends on the dataset's kind: on `synthetic` data the oracle gives NLL_oracle, validation NLL,
+the true sequence JSD, its stepwise bound and the prefix JSD curve (bench/synthetic_figures.py);
+on `text` the same samples give BLEU, self-BLEU and sacreBLEU (bench/text_figures.py). The
+samples and scores are handed on as an `EvaluationContext`, so an algorithm's own figures (CoT's
+mediator bound) describe the same samples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
-from torch import Tensor
 
+from algorithms.base import EvaluationContext
 from algorithms.generator import Generator, Samples
 from bench.datasets.base import Dataset
-from bench.datasets.synthetic import all_sequences
 from bench.runtime import derived_seed
 from bench.schema import EvalConfig
+from bench.synthetic_figures import Curves, SyntheticFigures
 from bench.text_figures import TextFigures
-from metrics.jsd import jsd_exact, jsd_monte_carlo, jsd_stepwise_bound_exact, jsd_stepwise_bound_monte_carlo
-from metrics.nll import nll_oracle, nll_test
+from metrics.entropy import entropy_from_samples
+from metrics.nll import nll_test
 
 
 @dataclass
 class Evaluation:
     figures: dict[str, float]
     samples: Samples
+    context: EvaluationContext
+    curves: Curves = field(default_factory=dict)
+    """Per-evaluation tables, by file stem (e.g. `prefix_jsd`: one row per prefix length)."""
+
+
+class KindFigures(Protocol):
+    """The figures one dataset kind supports."""
+
+    def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
+        """Add the scores this kind's figures (and the algorithm's) need."""
+
+    def __call__(self, generator: Generator, context: EvaluationContext, step: int) -> tuple[dict[str, float], Curves]:
+        """Figures and curves of one evaluation."""
+
+
+class TextKindFigures:
+    """BLEU, self-BLEU and sacreBLEU of the samples against the test sentences."""
+
+    def __init__(self, dataset: Dataset, device: torch.device) -> None:
+        self.text = TextFigures(dataset.vocabulary, dataset.references)
+
+    def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
+        return context
+
+    def __call__(self, generator: Generator, context: EvaluationContext, step: int) -> tuple[dict[str, float], Curves]:
+        return self.text(context.samples), {}
+
+
+FIGURES_BY_KIND: dict[str, type] = {"synthetic": SyntheticFigures, "text": TextKindFigures}
 
 
 class Evaluator:
@@ -39,45 +70,17 @@ class Evaluator:
         self.config, self.dataset, self.seed, self.device = config, dataset, seed, device
         self.test = dataset.test.to(device)
         self.test_mask = dataset.space.mask(self.test)
-        self.oracle = dataset.oracle.to(device) if dataset.oracle is not None else None
-        if self.oracle is not None:  # the oracle never changes: score the test set once
-            self.oracle_on_test = self.oracle.score(self.test)  # (N, T) per token
-        self.every_sequence = all_sequences(dataset.space).to(device) if dataset.enumerable else None
-        if self.every_sequence is not None:  # exact JSD: P over the whole space, also fixed
-            self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T)
-        is_text = dataset.oracle is None and dataset.vocabulary is not None and dataset.references is not None
-        self.text = TextFigures(dataset.vocabulary, dataset.references) if is_text else None
+        self.kind: KindFigures = FIGURES_BY_KIND[dataset.kind](dataset, device)
 
     def __call__(self, generator: Generator, step: int) -> Evaluation:
         tau = self.config.temperature
         rng = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, step))
         samples = generator.sample(self.config.n_samples, rng, tau)
         model_on_test = generator.score(self.test, tau)
-        figures = {"nll_test": nll_test(model_on_test, self.test_mask)}
-        if self.oracle is not None:
-            figures.update(self._oracle_figures(generator, samples, model_on_test))
-        if self.text is not None:
-            figures.update(self.text(samples.tokens))
-        return Evaluation(figures, samples)
-
-    def _oracle_figures(self, generator: Generator, samples: Samples, model_on_test: Tensor) -> dict[str, float]:
-        tau = self.config.temperature
-        oracle_on_samples = self.oracle.score(samples.tokens)
+        context = EvaluationContext(samples.tokens, samples.token_log_probs, self.test, model_on_test, tau)
+        context = self.kind.context(generator, context)
+        figures: dict[str, Any] = {"nll_test": nll_test(model_on_test, self.test_mask)}
         mask = self.dataset.space.mask(samples.tokens)
-        figures = {"nll_oracle": nll_oracle(oracle_on_samples, mask)}
-        if self.every_sequence is not None:
-            log_g = generator.score(self.every_sequence, tau)  # (V^T, T)
-            estimate = jsd_exact(self.oracle_on_everything.sum(1), log_g.sum(1))
-            bound = jsd_stepwise_bound_exact(self.oracle_on_everything, log_g)
-        else:
-            per_token = {
-                "p_on_p": self.oracle_on_test,
-                "g_on_p": model_on_test,
-                "g_on_g": samples.token_log_probs,
-                "p_on_g": oracle_on_samples,
-            }
-            estimate = jsd_monte_carlo(**{name: lp.sum(1) for name, lp in per_token.items()})
-            bound = jsd_stepwise_bound_monte_carlo(**per_token)
-        figures["jsd"], figures["jsd_se"] = estimate
-        figures["jsd_stepwise_bound"], figures["jsd_stepwise_bound_se"] = bound
-        return figures
+        figures["entropy"], figures["entropy_se"] = entropy_from_samples(samples.token_log_probs, mask)
+        kind_figures, curves = self.kind(generator, context, step)
+        return Evaluation(figures | kind_figures, samples, context, curves)

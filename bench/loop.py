@@ -118,7 +118,7 @@ def train(
         row = {"step": state.step, "phase": phase}
         row |= state.mean_losses()
         row |= evaluation.figures
-        row |= algorithm.evaluation_figures(evaluation.samples.tokens, evaluator.test)
+        row |= algorithm.evaluation_figures(evaluation.context)
         _check_finite(row, state.step)
         check_parameters(algorithm, state.step)
         now = time.perf_counter()

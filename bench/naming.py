@@ -3,7 +3,8 @@
 Hydra's `override_dirname` alone would put override runs inside the plain run's folder
 (`seed0/algorithm.lr=0.1`), and it cannot leave out every `steps_by_algorithm.<name>` key. The
 resolver `cotbench.run_folder` (used by conf/config.yaml) makes the two siblings and leaves out
-every key listed in `exclude_keys` together with its sub-keys, so a larger budget continues a run.
+every key listed in `exclude_keys`, where `key.*` stands for all its sub-keys, so a larger budget
+(`train.steps`, `steps_by_algorithm.<name>`) continues a run.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ def _key(override: str) -> str:
 
 
 def run_folder(seed: int, overrides: Sequence[str], exclude_keys: Sequence[str]) -> str:
-    """`seed<seed>`, then `,`-joined sorted overrides whose key (or a parent of it) is not excluded."""
-    excluded = set(exclude_keys)
+    """`seed<seed>`, then `,`-joined sorted overrides whose key is not excluded (`key.*`: every sub-key)."""
+    exact = {key for key in exclude_keys if not key.endswith(".*")}
+    prefixes = tuple(key[:-1] for key in exclude_keys if key.endswith(".*"))  # `steps_by_algorithm.`
 
     def kept(override: str) -> bool:
-        parts = _key(override).split(".")
-        return not any(".".join(parts[:n]) in excluded for n in range(1, len(parts) + 1))
+        key = _key(override)
+        return key not in exact and not key.startswith(prefixes)
 
     return ",".join([f"seed{seed}", *sorted(o for o in overrides if kept(o))])
 

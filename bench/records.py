@@ -91,6 +91,8 @@ class RunRecord:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.history: list[dict[str, Any]] = []
+        self.curves: dict[str, list[dict[str, Any]]] = {}
+        """Per-evaluation tables by file stem (prefix_jsd.csv: one row per evaluation and prefix length)."""
         self.meta: dict[str, Any] = {}
 
     @property
@@ -106,6 +108,8 @@ class RunRecord:
         atomic_write_text(self.run_dir / "config.yaml", resolved_config_yaml)
         if self.history:
             self._write_history()
+        for name in self.curves:
+            self._write_table(name, self.curves[name])
         self.meta = {
             **meta,
             "git_revision": git_revision(),
@@ -114,20 +118,27 @@ class RunRecord:
         }
         self._write_metrics("running", final={})
 
-    def append_history(self, row: dict[str, Any]) -> None:
-        """Add one evaluation row and rewrite history.csv (columns: union of all rows, in order)."""
+    def append_history(self, row: dict[str, Any], curves: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        """Add one evaluation row (and its curves' rows) and rewrite history.csv (and each curve's CSV)."""
         self.history.append(row)
         self._write_history()
+        for name, rows in (curves or {}).items():
+            self.curves.setdefault(name, []).extend(rows)
+            self._write_table(name, self.curves[name])
 
     def _write_history(self) -> None:
+        self._write_table("history", self.history)
+
+    def _write_table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Rewrite `name`.csv from all its rows (columns: union of all rows, in order)."""
         columns: list[str] = []
-        for past in self.history:
+        for past in rows:
             columns += [key for key in past if key not in columns]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.history)
-        atomic_write_text(self.run_dir / "history.csv", buffer.getvalue())
+        writer.writerows(rows)
+        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue())
 
     def write_samples(self, lines: list[str]) -> None:
         atomic_write_text(self.run_dir / "samples.txt", "".join(line + "\n" for line in lines))

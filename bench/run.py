@@ -78,7 +78,7 @@ def _first_difference(saved: dict[str, Any], current: dict[str, Any], prefix: st
 
 
 def _discard_previous(run_dir: Path) -> None:
-    for name in (CHECKPOINT, MODEL, "history.csv", "samples.txt", "metrics.json"):
+    for name in (CHECKPOINT, MODEL, "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json"):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -141,6 +141,7 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
         _restore_rng(rng, saved["rng"])
         state = LoopState.from_state_dict(saved["loop"])
         record.history = [dict(row) for row in saved["history"]]
+        record.curves = {name: [dict(row) for row in rows] for name, rows in saved.get("curves", {}).items()}
         meta["resumed_from_step"] = state.step
         log.info("resuming %s from its checkpoint at step %d", run_dir, state.step)
     record.start(OmegaConf.to_yaml(cfg, resolve=True), meta)
@@ -155,12 +156,13 @@ def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: 
             "rng": _rng_state(rng),
             "loop": loop_state.state_dict(),
             "history": record.history,
+            "curves": record.curves,
             "final": final or {},
         }
         checkpoint.save(checkpoint_path, payload)
 
     def on_evaluation(row: dict[str, Any], evaluation: Evaluation, loop_state: LoopState) -> None:
-        record.append_history(row)
+        record.append_history(row, evaluation.curves)
         last.update(row=row, samples=evaluation.samples.tokens)
         save_checkpoint(loop_state)
 

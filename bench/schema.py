@@ -25,6 +25,7 @@ from algorithms.checks import check_finite
 from algorithms.cot import CoTConfig
 from algorithms.generator import ModelConfig
 from algorithms.mle import MLEConfig
+from algorithms.nested_cot import NestedCoTConfig
 from algorithms.seqgan import SeqGANConfig
 from bench.datasets.synthetic import SyntheticConfig
 from bench.datasets.text import TextConfig
@@ -35,7 +36,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 NODE_SCHEMAS: dict[str, dict[str, type]] = {
-    "algorithm": {"mle": MLEConfig, "cot": CoTConfig, "seqgan": SeqGANConfig},
+    "algorithm": {"mle": MLEConfig, "cot": CoTConfig, "nested_cot": NestedCoTConfig, "seqgan": SeqGANConfig},
     "dataset": {"synthetic": SyntheticConfig, "text": TextConfig},
 }
 """Schema nodes by group and name: conf/<group>/*.yaml extend `/schema/<group>/<name>@_here_`."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from algorithms.cot import generator_backward, generator_loss
 from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
-from algorithms.training import teacher_forcing_backward, teacher_forcing_loss
+from algorithms.training import IGNORED, teacher_forcing_backward, teacher_forcing_loss
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import make_generator
 
@@ -34,6 +35,24 @@ def test_teacher_forcing_backward_equals_the_whole_loss(chunk: int | None) -> No
     value = teacher_forcing_backward(model, batch, chunk)
     assert value == pytest.approx(whole.item(), rel=1e-6)
     assert_same_gradients(gradients(model), expected)
+
+
+@pytest.mark.parametrize("chunk", [5, None])
+def test_teacher_forcing_backward_takes_another_per_position_loss(chunk: int | None) -> None:
+    """The hook: label smoothing through `token_loss` equals cross_entropy's own, over scored positions."""
+    model = make_generator(TEXT, seed=2)
+    batch = torch.tensor([[4, 5, 2, 0, 0, 0], [3, 3, 3, 3, 3, 2]])
+    smoothed = lambda logits, targets: F.cross_entropy(  # noqa: E731
+        logits, targets, ignore_index=IGNORED, reduction="sum", label_smoothing=0.1
+    )
+    mask = TEXT.mask(batch)
+    logits = model.out(model.hidden(batch))[mask]  # (scored positions, V)
+    expected = F.cross_entropy(logits, batch[mask], label_smoothing=0.1)
+    expected.backward()
+    whole = gradients(model)
+    model.zero_grad(set_to_none=True)
+    assert teacher_forcing_backward(model, batch, chunk, smoothed) == pytest.approx(expected.item(), rel=1e-6)
+    assert_same_gradients(gradients(model), whole)
 
 
 @pytest.mark.parametrize("chunk", [4, 9, None])

@@ -39,8 +39,9 @@ def check_config_file(conf_dir: Path, group: str, name: str) -> None:
     except AssertionError:
         raise
     except Exception as error:  # BenchError, or Hydra's and OmegaConf's own
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()][:3]  # Hydra: where, what, which key
         cause = f" ({error.__cause__})" if error.__cause__ else ""
-        raise AssertionError(f"{where}: {str(error).splitlines()[0]}{cause}") from error
+        raise AssertionError(f"{where}: {' '.join(lines)}{cause}") from error
 
 
 @pytest.mark.parametrize("group", ["algorithm", "dataset", "experiment"])
@@ -63,11 +64,11 @@ def test_every_config_file_composes_into_its_dataclass(group: str) -> None:
 def test_a_typo_in_a_config_file_fails_naming_file_and_key(tmp_path: Path, file: str, old: str, new: str) -> None:
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
+    group, name = file.removesuffix(".yaml").split("/")
+    check_config_file(conf, group, name)  # the intact copy passes
     text = (conf / file).read_text()
     assert old in text
     (conf / file).write_text(text.replace(old, new))
-    group, name = file.removesuffix(".yaml").split("/")
-    check_config_file(conf, group, name)  # the intact copy has passed the check above
     with pytest.raises(AssertionError) as failed:
         check_config_file(conf, group, name)
     key = new.split(":")[0].strip()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from algorithms.base import EvaluationContext
 from algorithms.cot import CoT, CoTConfig, generator_loss
 from bench.build import validated
 from bench.errors import BenchError
@@ -71,8 +72,9 @@ def test_mediator_dropout_is_on_only_during_its_own_update() -> None:
     cot.mediator_step()
     assert modes == [False, True]
     assert not cot.mediator.training
-    samples = cot.generator.sample(50, torch.Generator().manual_seed(3)).tokens
-    cot.evaluation_figures(samples, samples)
+    drawn = cot.generator.sample(50, torch.Generator().manual_seed(3))
+    samples = drawn.tokens
+    cot.evaluation_figures(EvaluationContext(samples, drawn.token_log_probs, samples, drawn.token_log_probs, 1.0))
     assert modes[2:] and not any(modes[2:])
 
     # The dropout is real: train mode changes the outputs, eval mode gives the same ones twice.

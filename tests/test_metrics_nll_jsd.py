@@ -9,7 +9,6 @@ import torch
 
 from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
 from bench.build import build
-from bench.datasets.synthetic import all_sequences
 from metrics.jsd import (
     LN2,
     jsd_exact,
@@ -60,7 +59,7 @@ def tiny_models() -> tuple[Generator, Generator, torch.Tensor]:
     torch.manual_seed(0)
     p = Generator(GeneratorConfig(space, 8, 8, init_std=1.0))
     g = Generator(GeneratorConfig(space, 8, 8, init_std=0.7))
-    return p, g, all_sequences(space)
+    return p, g, space.all_sequences()
 
 
 def test_monte_carlo_jsd_agrees_with_enumeration_within_three_standard_errors() -> None:
@@ -99,7 +98,7 @@ def test_monte_carlo_jsd_agrees_with_enumeration_on_synthetic_tiny() -> None:
     dataset = build(compose_config("dataset=synthetic_tiny").dataset, "dataset")
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig(dataset.space, 16, 16, init_std=0.5))
-    every = all_sequences(dataset.space)
+    every = dataset.space.all_sequences()
     exact = jsd_exact(dataset.oracle.score(every).sum(1), generator.score(every).sum(1)).value
     rng = torch.Generator().manual_seed(1)
     from_p, from_g = dataset.oracle.sample(20_000, rng), generator.sample(20_000, rng)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.datasets.oracle_file import OracleFileError, load_numpy_pickle
-from bench.datasets.synthetic import SyntheticConfig, all_sequences, build_synthetic, oracle_model
+from bench.datasets.synthetic import SyntheticConfig, build_synthetic, oracle_model
 from metrics.nll import mean_token_nll
 from tests.conftest import shared_file
 
@@ -86,7 +86,7 @@ def test_tiny_oracle_probabilities_sum_to_one() -> None:
     config = SyntheticConfig(vocab_size=8, seq_len=5, oracle_emb_dim=16, oracle_hidden_dim=16, n_train=10, n_test=10)
     dataset = build_synthetic(config)
     assert dataset.enumerable
-    every = all_sequences(dataset.space)
+    every = dataset.space.all_sequences()
     assert every.shape == (8**5, 5) and len({tuple(r) for r in every[:1000].tolist()}) == 1000
     total = dataset.oracle.score(every).double().sum(1).exp().sum().item()
     assert total == pytest.approx(1.0, abs=1e-6)

@@ -118,7 +118,24 @@ def test_unfolded_convolutions_equal_conv1d_and_wide_filters_are_left_out() -> N
     embedded = discriminator.embedding(tokens).transpose(1, 2)
     pooled = torch.cat([F.relu(conv(embedded)).amax(2) for conv in discriminator.convs], 1)
     expected = discriminator.out(discriminator.highway(pooled))
-    assert torch.allclose(discriminator(tokens), expected, atol=1e-5)
+    assert torch.allclose(discriminator(tokens), expected, atol=1e-5)  # with a graph: unfold + linear
+    with torch.no_grad():  # scoring: Conv1d itself
+        assert torch.allclose(discriminator(tokens), expected, atol=1e-5)
+
+
+def test_highway_starts_glorot_uniform_as_the_reference() -> None:
+    """TensorFlow's default initialiser: U(-b, b), b = sqrt(6 / (n + n)) for weights and (1-D) biases."""
+    torch.manual_seed(0)
+    highway = Discriminator(discriminator_config(SeqGANConfig(), SequenceSpace(50, 20))).highway  # reference sizes
+    n = 1720  # 100 + 4 * 200 + 5 * 100 + 2 * 160 features
+    bound = (6 / (n + n)) ** 0.5
+    assert bound == pytest.approx(0.0418, abs=1e-4)
+    for layer in (highway.transform, highway.gate):
+        assert layer.weight.shape == (n, n)
+        weights, bias = layer.weight.abs(), layer.bias.abs()
+        assert weights.max() <= bound and weights.max() > 0.999 * bound  # 3M draws reach the bound
+        assert bias.max() <= bound and bias.max() > 0.99 * bound
+        assert weights.mean().item() == pytest.approx(bound / 2, rel=0.01)  # |U(-b, b)| has mean b / 2
 
 
 def test_discriminator_separates_oracle_sequences_from_uniform_noise() -> None:

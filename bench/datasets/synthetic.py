@@ -1,21 +1,29 @@
-"""The synthetic benchmark: an oracle LSTM, 10k training and a disjoint 10k test sequences (DESIGN §2).
+"""The synthetic benchmark: an oracle LSTM, 10k training, a fresh 10k test and a fresh validation sample (DESIGN §2).
 
 The oracle is either the canonical SeqGAN parameter file (`oracle_path`) or, by default, an
 embedded oracle of the same shape whose parameters are drawn N(0, 1) from `oracle_seed`, so the
 suite runs with no file at all. Train and test sets are sampled with their own fixed seeds, so
-every run of every algorithm sees the same data whatever its own seed.
+every run of every algorithm sees the same data whatever its own seed. The validation sample
+(model selection without the test set) has its own seed, derived from the test seed, so adding
+it left the training and test sets unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
 from bench.datasets.base import Dataset
 from bench.datasets.oracle_file import load_seqgan_oracle
+from bench.runtime import derived_seed
+
+# Salt of the validation seed: derived_seed(test_seed, VALID_SALT) (no config field to collide with).
+VALID_SALT = 1
 
 
 @dataclass
@@ -39,13 +47,15 @@ class SyntheticConfig:
     """Training sequences sampled from the oracle."""
     n_test: int = 10_000
     """Held-out test sequences, sampled independently of the training set."""
+    n_valid: int = 10_000
+    """Validation sequences (model selection without the test set), a fresh sample with its own derived seed."""
     train_seed: int = 88
     """Seed of the training sample."""
     test_seed: int = 99
     """Seed of the test sample (differs from train_seed: the test set is fresh)."""
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "seq_len", "oracle_emb_dim", "oracle_hidden_dim", "n_train", "n_test"):
+        for name in ("vocab_size", "seq_len", "oracle_emb_dim", "oracle_hidden_dim", "n_train", "n_test", "n_valid"):
             if getattr(self, name) < 1:
                 raise ValueError(f"dataset.{name}={getattr(self, name)}: must be a positive integer")
         if self.vocab_size < 2:
@@ -72,15 +82,46 @@ def oracle_model(config: SyntheticConfig) -> Generator:
     return oracle.eval().requires_grad_(False)
 
 
+def valid_seed(config: SyntheticConfig) -> int:
+    """The validation sample's seed: derived from the test seed, so it never equals train or test seeds by accident."""
+    return derived_seed(config.test_seed, VALID_SALT)
+
+
 def build_synthetic(config: SyntheticConfig) -> Dataset:
-    """Build the oracle and sample the training and test sets (on the CPU, seeded)."""
+    """Build the oracle and sample the training, test and validation sets (on the CPU, seeded)."""
     oracle = oracle_model(config)
     train = oracle.sample(config.n_train, torch.Generator().manual_seed(config.train_seed)).tokens
     test = oracle.sample(config.n_test, torch.Generator().manual_seed(config.test_seed)).tokens
-    return Dataset(name=config.name, space=oracle.space, train=train, test=test, oracle=oracle)
+    valid = oracle.sample(config.n_valid, torch.Generator().manual_seed(valid_seed(config))).tokens
+    return Dataset(
+        name=config.name,
+        space=oracle.space,
+        train=train,
+        test=test,
+        oracle=oracle,
+        kind="synthetic",
+        valid=valid,
+        provenance=provenance(config),
+    )
 
 
-def all_sequences(space: SequenceSpace) -> torch.Tensor:
-    """Every sequence of a fixed-length space, (V^T, T), in lexicographic order (for exact checks)."""
-    grids = torch.cartesian_prod(*[torch.arange(space.vocab_size)] * space.seq_len)
-    return grids.reshape(-1, space.seq_len)
+def provenance(config: SyntheticConfig) -> dict[str, Any]:
+    """Where the data came from: the oracle (embedded and its seed, or file and sha256), seeds and sizes."""
+    if config.oracle_path is None:
+        oracle: dict[str, Any] = {"oracle": "embedded", "oracle_seed": config.oracle_seed}
+    else:
+        path = Path(config.oracle_path).expanduser()
+        oracle = {"oracle": str(path), "oracle_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {
+        **oracle,
+        "vocab_size": config.vocab_size,
+        "seq_len": config.seq_len,
+        "oracle_emb_dim": config.oracle_emb_dim,
+        "oracle_hidden_dim": config.oracle_hidden_dim,
+        "n_train": config.n_train,
+        "n_test": config.n_test,
+        "n_valid": config.n_valid,
+        "train_seed": config.train_seed,
+        "test_seed": config.test_seed,
+        "valid_seed": valid_seed(config),
+    }
