@@ -81,11 +81,11 @@ COCO: tuple[PublishedRow, ...] = (
 
 
 def sha256s_in(provenance: Any) -> set[str]:
-    """Every value recorded under a key named `sha256` anywhere in a run's data provenance."""
+    """Every value recorded under a key named `sha256` or `<file>_sha256` anywhere in a run's data provenance."""
     found: set[str] = set()
     if isinstance(provenance, dict):
         for key, value in provenance.items():
-            if key == "sha256" and isinstance(value, str):
+            if str(key).endswith("sha256") and isinstance(value, str):
                 found.add(value.lower())
             else:
                 found |= sha256s_in(value)

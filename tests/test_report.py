@@ -115,11 +115,11 @@ def test_csv_is_numeric_and_markdown_latex_show_mean_std_and_citations(hand_made
 
 
 def test_published_rows_are_decided_by_sha256_never_by_name(tmp_path: Path) -> None:
-    canonical = {"oracle": {"path": "/x/target_params_py3.pkl", "sha256": CANONICAL}}
+    canonical = {"oracle": "/x/target_params_py3.pkl", "oracle_sha256": CANONICAL, "n_train": 10_000}
     embedded = {"oracle": "embedded", "oracle_seed": 2017}
     make_run(tmp_path / "a", "mle", 0, {"nll_oracle": 9.0}, dataset="synthetic", data=canonical)
     make_run(tmp_path / "b", "mle", 0, {"nll_oracle": 9.0}, dataset="synthetic", data=embedded)
-    own_coco = {"train": {"sha256": "0" * 64}, "test": {"sha256": "1" * 64}}
+    own_coco = {"files": [{"path": "train.txt", "sha256": "0" * 64}, {"path": "test.txt", "sha256": "1" * 64}]}
     make_run(tmp_path / "c", "mle", 0, {"bleu2": 0.5}, dataset="coco", data=own_coco)
     texygen = {"train": {"sha256": sorted(COCO_SHA256)[0]}, "test": {"sha256": sorted(COCO_SHA256)[1]}}
     make_run(tmp_path / "d", "mle", 0, {"bleu2": 0.5}, dataset="my_corpus", data=texygen)
