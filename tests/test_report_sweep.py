@@ -59,15 +59,19 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
     assert "SeqGAN" not in shows  # no SeqGAN run: its claim is not discussed
     assert "No published rows" in readme  # an embedded oracle is not the published benchmark
     table = pd.read_csv(folder / "table.csv", comment="#")
-    assert set(table["source"]) == {"this suite"} and sorted(table["algorithm"]) == ["cot", "mle"]
-    assert (table["n"] == 2).all() and (table["steps_mean"] == 20).all() and (table["wall_s_mean"] > 0).all()
+    assert set(table["source"]) == {"this suite"} and set(table["selection"]) == {"end", "best nll_valid"}
+    end = table[table["selection"] == "end"]
+    assert sorted(end["algorithm"]) == ["cot", "mle"]
+    assert (end["n"] == 2).all() and (end["steps_mean"] == 20).all() and (end["wall_s_mean"] > 0).all()
+    for name in ("entropy_mean", "nll_valid_mean", "jsd_prefix_mean_mean"):
+        assert table[name].notna().all()
     finals = [r.final["nll_oracle"] for r in collect(tiny_sweep) if r.algorithm == "mle"]
-    mle = table.set_index("algorithm").loc["mle"]
+    mle = end.set_index("algorithm").loc["mle"]
     assert mle["nll_oracle_mean"] == pytest.approx(sum(finals) / 2)
     assert mle["nll_oracle_std"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
     tex = (folder / "table.tex").read_text()
     assert r"\toprule" in tex and r"\caption{" in tex and r"\label{tab:tiny-synthetic_tiny}" in tex
-    for name in ("learning_curves.png", "temperature_curves.png"):
+    for name in ("learning_curves.png", "temperature_curves.png", "prefix_jsd.png", "cot_jsd.png"):
         png = (folder / name).read_bytes()
         assert png.startswith(PNG_MAGIC) and len(png) > 5000
     temperature = pd.read_csv(folder / "temperature.csv", comment="#")
