@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from algorithms.base import EpochBatches, TrainingContext
+from algorithms.base import EpochBatches, EvaluationContext, TrainingContext
 from algorithms.checks import check_at_least, check_positive
 from algorithms.cot import CoT, CoTConfig, generator_backward, mediator_config
 from algorithms.generator import Generator
@@ -143,11 +143,12 @@ class NestedCoT(CoT):
         compute = lambda: teacher_forcing_backward(self.inner, batch, self.chunk)  # noqa: E731
         return update_in_train_mode(self.inner, self.m2_optimizer, compute)
 
-    def evaluation_figures(self, samples: Tensor, test_data: Tensor) -> dict[str, float]:
+    def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """CoT's figures for M, plus `m2_balanced_nll`: M2's per-token NLL (dropout off) with the
         weights of its own loss: 1/4 the test set, 1/4 G's samples (together the target (P + G)/2),
         1/2 as many fresh samples of M (drawn from the evaluation's own stream)."""
-        figures = super().evaluation_figures(samples, test_data)
+        figures = super().evaluation_figures(context)
+        samples, test_data = context.samples, context.test
         rng = torch.Generator(device=self.context.rng.device).manual_seed(self.eval_seed + self.iterations)
         from_m = self.mediator.sample(samples.shape[0], rng).tokens
 

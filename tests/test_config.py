@@ -121,10 +121,12 @@ def test_run_folder_names_siblings_and_leaves_out_the_budget(
     assert cli_in_process(*tiny, "train.steps=4").status == 0  # a larger budget: the same run, continued
     assert cli_in_process(*tiny, "steps_by_algorithm.mle=6").status == 0
     assert cli_in_process(*tiny, "train.steps=2", "algorithm.lr=0.02").status == 0
-    assert sorted(path.name for path in runs.iterdir()) == ["seed0", "seed0,algorithm.lr=0.02"]
-    metrics = json.loads((runs / "seed0" / "metrics.json").read_text())
+    plain = "seed0,eval.every=2,eval.n_samples=50"  # progress (how it runs) and the budget never enter
+    sibling = "seed0,algorithm.lr=0.02,eval.every=2,eval.n_samples=50"
+    assert sorted(path.name for path in runs.iterdir()) == [sibling, plain]
+    metrics = json.loads((runs / plain / "metrics.json").read_text())
     assert metrics["final"]["step"] == 6 and metrics["resumed_from_step"] == 4
-    assert (runs / "seed0" / "cotbench.log").is_file()
+    assert (runs / plain / "cotbench.log").is_file()
 
 
 def test_help_and_job_are_named_cotbench(cli_in_process) -> None:

@@ -13,12 +13,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.base import EpochBatches
+from algorithms.base import EpochBatches, EvaluationContext
 from algorithms.cot import CoT
+from algorithms.generator import Samples
 from algorithms.nested_cot import NestedCoT, NestedCoTConfig
 from bench.build import validated
 from bench.datasets.base import Dataset
-from bench.datasets.synthetic import all_sequences
 from bench.errors import BenchError
 from bench.loop import DivergenceError, check_parameters
 from bench.run import build_run, run
@@ -128,6 +128,11 @@ def test_inner_step_is_the_balanced_nll_of_half_real_half_g_and_as_many_samples_
     assert all(tuple(row) in train for row in real.tolist())  # the real quarter: training sequences
 
 
+def context_of(drawn: Samples) -> EvaluationContext:
+    """An evaluation context whose 'test set' is the samples themselves (no oracle)."""
+    return EvaluationContext(drawn.tokens, drawn.token_log_probs, drawn.tokens, drawn.token_log_probs, 1.0)
+
+
 def test_dropout_is_on_only_in_each_networks_own_update() -> None:
     _, nested = tiny("algorithm.m_dropout=0.5")
     modes: dict[str, list[bool]] = {"m": [], "m2": []}
@@ -140,8 +145,8 @@ def test_dropout_is_on_only_in_each_networks_own_update() -> None:
     nested.inner_step()
     assert modes == {"m": [False, True], "m2": [False, True]}
     assert not nested.mediator.training and not nested.inner.training
-    samples = nested.generator.sample(40, torch.Generator().manual_seed(3)).tokens
-    nested.evaluation_figures(samples, samples)
+    drawn = nested.generator.sample(40, torch.Generator().manual_seed(3))
+    nested.evaluation_figures(context_of(drawn))
     assert not any(modes["m"][2:] + modes["m2"][2:]) and modes["m2"][2:]
 
 
@@ -169,7 +174,7 @@ def test_a_non_finite_inner_mediator_trips_the_divergence_guard() -> None:
 
 def exact_kls(dataset: Dataset, generator: torch.nn.Module, mediator: torch.nn.Module) -> tuple[float, float]:
     """KL(mix || M) and KL(M || mix) for mix = (P + G)/2, summed over every sequence of the space."""
-    every = all_sequences(dataset.space)
+    every = dataset.space.all_sequences()
     log_p, log_g, log_m = (net.score(every).sum(1).double() for net in (dataset.oracle, generator, mediator))
     log_mix = torch.logaddexp(log_p, log_g) - math.log(2)
     forward = (log_mix.exp() * (log_mix - log_m)).sum().item()
@@ -214,8 +219,8 @@ def test_state_dict_restores_all_three_networks_optimisers_and_counters() -> Non
     for name, network in trained.networks().items():
         pairs = zip(network.parameters(), fresh.networks()[name].parameters(), strict=True)
         assert all(torch.equal(a, b) for a, b in pairs), name
-    samples = trained.generator.sample(50, torch.Generator().manual_seed(2)).tokens
-    assert fresh.evaluation_figures(samples, samples) == trained.evaluation_figures(samples, samples)
+    context = context_of(trained.generator.sample(50, torch.Generator().manual_seed(2)))
+    assert fresh.evaluation_figures(context) == trained.evaluation_figures(context)
 
 
 RUN = ("algorithm=nested_cot", "dataset=synthetic_tiny", "eval.every=10", "eval.n_samples=300")
