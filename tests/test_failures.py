@@ -68,7 +68,7 @@ def test_an_unknown_device_and_an_unwritable_out_are_one_line(tmp_path: Path, ca
     assert err == "error: --device=tpu: must be auto, cpu, cuda or cuda:N"
     (tmp_path / "file").write_text("a file, not a folder")
     err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "file" / "reports"))
-    assert err.startswith(f"error: --out: cannot write {tmp_path / 'file' / 'reports' / 's'}: ")
+    assert err.startswith(f"error: --out: cannot write {tmp_path / 'file' / 'reports'}: ")
 
 
 def test_an_unreadable_model_skips_that_run_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -80,11 +80,11 @@ def test_an_unreadable_model_skips_that_run_with_its_reason(tmp_path: Path, caps
     (sweep / "seed1" / "model.pt").write_bytes(b"garbage")
     args = ["--out", str(tmp_path / "out"), "--temperatures", "1", "--temperature-samples", "50", "--threads", "1"]
     assert report_main([str(sweep), *args]) == 0
-    readme = (tmp_path / "out" / "s" / "README.md").read_text()
+    readme = (tmp_path / "out" / "README.md").read_text()
     left_out = readme.split("## Runs left out")[1]
     assert f"`{sweep / 'seed1'}`: model.pt unreadable, run left out of the temperature curves" in left_out
     assert "this suite (n = 2)" in readme  # its final figures still count
-    temperature = (tmp_path / "out" / "s" / "temperature.csv").read_text().splitlines()
+    temperature = (tmp_path / "out" / "temperature.csv").read_text().splitlines()
     assert len(temperature) == 1 + 1 + 1  # header comment, columns, seed 0 only
 
 
@@ -94,10 +94,10 @@ def test_a_report_failing_halfway_leaves_the_previous_report_whole(
     make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
     out = tmp_path / "out"
     assert report_main([str(tmp_path / "s"), "--out", str(out)]) == 0
-    before = {p.name: p.read_bytes() for p in (out / "s").iterdir()}
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     broken = make_run(tmp_path / "s", "cot", 0, {"nll_oracle": 2.0})
     (broken / "history.csv").write_text("step\n")  # found only while the tables are being written
     err = _report_error(capsys, str(tmp_path / "s"), "--out", str(out))
     assert err == f"error: {broken / 'history.csv'}: has no evaluation rows with a step column"
-    assert {p.name: p.read_bytes() for p in (out / "s").iterdir()} == before
-    assert sorted(p.name for p in out.iterdir()) == ["s"]  # no staging folder left behind
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s"]  # no staging folder left behind

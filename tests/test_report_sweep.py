@@ -47,7 +47,7 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
 ) -> None:
     out = tmp_path / "reports"
     assert main([str(tiny_sweep), "--out", str(out), *FAST]) == 0
-    folder = out / "tiny"
+    folder = out
     readme = (folder / "README.md").read_text()
     assert capsys.readouterr().out.strip() == readme.strip()
     head = readme.split("## What this shows")[0]
@@ -76,7 +76,7 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
         assert png.startswith(PNG_MAGIC) and len(png) > 5000
     temperature = pd.read_csv(folder / "temperature.csv", comment="#")
     assert len(temperature) == 4 * 2 and set(temperature["temperature"]) == {0.9, 1.0}
-    assert not list(out.glob(".tiny*"))  # no staging folder left behind
+    assert not list(tmp_path.glob(".reports*"))  # no staging folder left behind
 
 
 def test_default_output_is_outputs_reports_never_results(tiny_sweep: Path, tmp_path: Path, monkeypatch) -> None:
@@ -88,18 +88,18 @@ def test_default_output_is_outputs_reports_never_results(tiny_sweep: Path, tmp_p
 
 def test_rerunning_replaces_a_report_whole(tiny_sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    (out / "tiny").mkdir(parents=True)
-    (out / "tiny" / "README.md").write_text("<!-- Regenerate: old -->\n")
-    (out / "tiny" / "stale.png").write_bytes(b"old")
+    out.mkdir(parents=True)
+    (out / "README.md").write_text("<!-- Regenerate: old -->\n")
+    (out / "stale.png").write_bytes(b"old")
     assert main([str(tiny_sweep), "--out", str(out), *FAST, "--temperatures", "1"]) == 0
-    assert not (out / "tiny" / "stale.png").exists() and (out / "tiny" / "table.csv").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["tiny"]
+    assert not (out / "stale.png").exists() and (out / "table.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(tiny_sweep: Path, tmp_path: Path, capsys) -> None:
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "thesis.tex").write_text("x")
-    assert main([str(tiny_sweep), "--out", str(tmp_path), "--name", "precious", *FAST]) == 2
+    assert main([str(tiny_sweep), "--out", str(tmp_path / "precious"), *FAST]) == 2
     assert "exists and is not a report folder; refusing to replace it" in capsys.readouterr().err
     assert (tmp_path / "precious" / "thesis.tex").read_text() == "x"
 

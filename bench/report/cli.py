@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a sweep folder (e.g. outputs/sweeps/quick_synthetic)")
-    parser.add_argument("--name", help="report folder name under --out (default: the sweep folder's name)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"parent folder of the report ({DEFAULT_OUT})")
+    parser.add_argument("--name", help=f"report folder name under {DEFAULT_OUT} (default: the sweep folder's name)")
+    parser.add_argument("--out", type=Path, help=f"the report folder (default: {DEFAULT_OUT}/<name>)")
     parser.add_argument(
         "--temperatures", default=",".join(f"{t:g}" for t in defaults.temperatures), help="comma-separated τ grid"
     )
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.sweep_dir.is_dir():
             raise BenchError(f"{args.sweep_dir}: no such sweep folder")
         options = options_from(args)
-        out_dir = args.out / (args.name or args.sweep_dir.resolve().name)
+        out_dir = args.out or DEFAULT_OUT / (args.name or args.sweep_dir.resolve().name)
         with torch.no_grad():
             readme = write_report(args.sweep_dir, out_dir, regenerate_command(args.sweep_dir, argv), options)
     except BenchError as error:
