@@ -70,7 +70,7 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
     assert mle["nll_oracle_mean"] == pytest.approx(sum(finals) / 2)
     assert mle["nll_oracle_std"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
     tex = (folder / "table.tex").read_text()
-    assert r"\toprule" in tex and r"\caption{" in tex and r"\label{tab:tiny-synthetic_tiny}" in tex
+    assert r"\toprule" in tex and r"\caption{" in tex and r"\label{tab:reports-synthetic_tiny}" in tex
     for name in ("learning_curves.png", "temperature_curves.png", "prefix_jsd.png", "cot_jsd.png"):
         png = (folder / name).read_bytes()
         assert png.startswith(PNG_MAGIC) and len(png) > 5000
