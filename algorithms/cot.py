@@ -1,4 +1,4 @@
-"""Cooperative Training (Lu et al., ICML 2019; DESIGN §3): a generator G and a mediator M.
+"""Cooperative Training (Lu et al., ICML 2019; docs/design.md §3.3): a generator G and a mediator M.
 
 Each iteration: one generator step, then `m_steps` mediator steps. No MLE pretraining.
 
@@ -163,7 +163,7 @@ class CoT(Algorithm):
 
         `m_balanced_nll`: M's per-token NLL, halfway between the test set and G's samples (dropout
         off), equal weight to each half whatever their sizes, as in M's own loss. It is not a JSD:
-        its minimum is JSD + H(P)/2 + H(G)/2 per sequence (DESIGN §3), so it moves with H(G) too.
+        its minimum is JSD + H(P)/2 + H(G)/2 per sequence (docs/design.md §3.3), so it moves with H(G) too.
         """
         space = self.mediator.space
         m_on_test = self.mediator.score(context.test)  # (N, T), dropout off
@@ -177,7 +177,7 @@ class CoT(Algorithm):
         return figures
 
     def mediator_bound(self, context: EvaluationContext, m_on_test: Tensor, m_on_samples: Tensor) -> JSDEstimate | None:
-        """1/2 KL(P || M) + 1/2 KL(G || M) on whole sequences, M's own density (DESIGN §4).
+        """1/2 KL(P || M) + 1/2 KL(G || M) on whole sequences, M's own density (docs/design.md §4.4).
 
         At least the true JSD, equal iff M is exactly the mixture (P + G)/2: its gap to `jsd` says
         how well the mediator tracks what it is trained to fit. Exact when the space is enumerated;

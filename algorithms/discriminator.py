@@ -1,4 +1,4 @@
-"""SeqGAN's CNN discriminator (DESIGN §3): it tells real sequences from generated ones.
+"""SeqGAN's CNN discriminator (docs/design.md §3.2): it tells real sequences from generated ones.
 
 As in SeqGAN's `discriminator.py`: token embeddings, one convolution per filter size over the
 whole embedding (VALID, ReLU), max-over-time pooling, one highway layer (gate bias 0), dropout,

@@ -9,7 +9,7 @@ each token by inverse-CDF search on the cumulative softmax: one uniform number p
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -19,6 +19,11 @@ from torch import Tensor, nn
 
 from algorithms.checks import check_finite, check_positive
 
+BLOCKED_LOGIT = -1e9
+"""Added to the logit of a blocked token. Finite, unlike -inf: exp() of it is exactly 0 in float32, so
+sampling never draws it and softmax gives it no mass, while 0 * (log p - log q) stays 0 in a KL (with
+-inf it would be NaN). Survives a temperature as low as 1e-29 before overflowing."""
+
 
 @dataclass(frozen=True)
 class SequenceSpace:
@@ -26,7 +31,9 @@ class SequenceSpace:
 
     The synthetic setting has no EOS or PAD: every sequence has exactly `seq_len` tokens and the
     start token is an ordinary vocabulary id (SeqGAN's convention). The text setting adds EOS
-    (a sequence ends at its first EOS, inclusive) and PAD (fills the rest, never scored).
+    (a sequence ends at its first EOS, inclusive) and PAD (fills the rest, never scored), and
+    blocks the tokens no sentence may contain as a word (PAD, BOS, UNK): a model over this space
+    gives them probability zero, so its densities are normalised over what can be generated.
     """
 
     vocab_size: int
@@ -34,6 +41,9 @@ class SequenceSpace:
     start_token: int = 0
     eos_token: int | None = None
     pad_token: int | None = None
+    blocked_tokens: tuple[int, ...] | None = None
+    """Ids never generated: their logits are masked for training, scoring and sampling alike, and
+    a target that is one of them is not scored. None (synthetic): every id can be generated."""
 
     def __post_init__(self) -> None:
         if self.vocab_size < 2:
@@ -46,6 +56,13 @@ class SequenceSpace:
                 raise ValueError(f"{name}={token}: must be in [0, {self.vocab_size})")
         if (self.eos_token is None) != (self.pad_token is None):
             raise ValueError("eos_token and pad_token must be given together (or neither)")
+        if self.blocked_tokens is not None:
+            blocked = tuple(self.blocked_tokens)
+            object.__setattr__(self, "blocked_tokens", blocked)  # a list from a saved config reads as a tuple
+            if not all(0 <= token < self.vocab_size for token in blocked):
+                raise ValueError(f"blocked_tokens={blocked}: every id must be in [0, {self.vocab_size})")
+            if self.eos_token in blocked or len(set(blocked)) >= self.vocab_size - 1:
+                raise ValueError(f"blocked_tokens={blocked}: EOS and at least one other id must stay generable")
 
     @property
     def size(self) -> int | None:
@@ -60,17 +77,29 @@ class SequenceSpace:
         return grids.reshape(-1, self.seq_len)
 
     def mask(self, tokens: Tensor) -> Tensor:
-        """(B, T) bool: True for scored positions, i.e. every token up to and including the first EOS."""
+        """(B, T) bool: True for scored positions, i.e. every token up to and including the first EOS,
+        except targets that are blocked tokens (a model over this space cannot generate them)."""
         if self.eos_token is None:
             return torch.ones_like(tokens, dtype=torch.bool)
         is_eos = tokens == self.eos_token
         eos_before = is_eos.cumsum(dim=1) - is_eos.long()  # EOS tokens strictly before t
-        return eos_before == 0
+        scored = eos_before == 0
+        if self.blocked_tokens:
+            scored &= ~torch.isin(tokens, torch.tensor(self.blocked_tokens, device=tokens.device))
+        return scored
+
+    def blocked_bias(self) -> Tensor | None:
+        """(V,) added to every logit: BLOCKED_LOGIT at blocked ids, 0 elsewhere; None when nothing is blocked."""
+        if not self.blocked_tokens:
+            return None
+        bias = torch.zeros(self.vocab_size)
+        bias[list(self.blocked_tokens)] = BLOCKED_LOGIT
+        return bias
 
 
 @dataclass
 class ModelConfig:
-    """The shared generator architecture (DESIGN §1), as the `model` node of the root config sets it."""
+    """The shared generator architecture (docs/design.md §1), as the `model` node of the root config sets it."""
 
     emb_dim: int = 32
     """Token embedding size (32 in the synthetic benchmark)."""
@@ -159,6 +188,21 @@ def evaluating(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
+class _MaskedLinear(nn.Linear):
+    """The output layer of a space with blocked tokens: a linear map plus a fixed (V,) mask.
+
+    The mask is a non-persistent buffer, so state dicts keep the keys of a plain `nn.Linear`;
+    every path to the logits (teacher forcing, chunked losses through `out`, sampling) sees it.
+    """
+
+    def __init__(self, in_features: int, out_features: int, blocked: Tensor) -> None:
+        super().__init__(in_features, out_features)
+        self.register_buffer("blocked", blocked, persistent=False)
+
+    def forward(self, rows: Tensor) -> Tensor:
+        return super().forward(rows) + self.blocked
+
+
 class Generator(nn.Module):
     """One-layer LSTM language model with h0 = c0 = 0 and a fixed start token as the first input."""
 
@@ -170,7 +214,8 @@ class Generator(nn.Module):
         self.embedding = nn.Embedding(vocab, emb)
         self.lstm = nn.LSTM(emb, hidden, batch_first=True)
         self.dropout = nn.Dropout(config.output_dropout)
-        self.out = nn.Linear(hidden, vocab)
+        blocked = config.space.blocked_bias()
+        self.out = nn.Linear(hidden, vocab) if blocked is None else _MaskedLinear(hidden, vocab, blocked)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -210,17 +255,42 @@ class Generator(nn.Module):
         return self.token_log_probs(tokens, temperature).sum(dim=1)
 
     @torch.no_grad()
-    def score(self, tokens: Tensor, temperature: float = 1.0, batch_size: int | None = None) -> Tensor:
+    def score(
+        self,
+        tokens: Tensor,
+        temperature: float = 1.0,
+        batch_size: int | None = None,
+        between_chunks: Callable[[], None] | None = None,
+    ) -> Tensor:
         """(N, T) token log-probabilities of many sequences, in chunks, dropout off, no graph.
 
         The default chunk holds about 1024 token positions: its (rows, V) logits stay in cache,
-        which on a CPU is several times faster than one huge log-softmax.
+        which on a CPU is several times faster than one huge log-softmax. With EOS (text), a chunk
+        is run only up to its longest sentence: the LSTM is causal, so the positions after it are
+        PAD whatever is computed there, and a long max_len costs only where sentences are long.
+        `between_chunks()` is called after each chunk (a caller may raise there to stop early).
         """
         device = self.out.weight.device
         batch_size = batch_size or max(1, 1024 // self.space.seq_len)
+        chunks = []
         with evaluating(self):
-            chunks = [self.token_log_probs(chunk.to(device), temperature) for chunk in tokens.split(batch_size)]
+            for chunk in tokens.split(batch_size):
+                chunk = chunk.to(device)
+                if self.space.eos_token is None:
+                    chunks.append(self.token_log_probs(chunk, temperature))
+                else:
+                    chunks.append(self._score_through_longest(chunk, temperature))
+                if between_chunks is not None:
+                    between_chunks()
         return torch.cat(chunks) if chunks else torch.empty(0, self.space.seq_len, device=device)
+
+    def _score_through_longest(self, chunk: Tensor, temperature: float) -> Tensor:
+        """token_log_probs of `chunk`, computed through the last position any of its rows scores."""
+        scored = self.space.mask(chunk).any(dim=0)  # (T,) positions some row scores
+        length = int(scored.nonzero().max()) + 1 if scored.any() else 1
+        log_probs = chunk.new_zeros(chunk.shape, dtype=self.out.weight.dtype)
+        log_probs[:, :length] = self.token_log_probs(chunk[:, :length], temperature)
+        return log_probs
 
     # ----- sampling --------------------------------------------------------------------------
     def _step_tables(self) -> _StepTables:
@@ -228,11 +298,12 @@ class Generator(nn.Module):
         input_gates = torch.addmm(
             lstm.bias_ih_l0 + lstm.bias_hh_l0, self.embedding.weight, lstm.weight_ih_l0.t()
         )  # (V, 4H)
+        blocked = getattr(self.out, "blocked", None)  # folded into the bias: sampling costs nothing more
         return _StepTables(
             input_gates=input_gates,
             recurrent=lstm.weight_hh_l0.t().contiguous(),
             output=self.out.weight.t().contiguous(),
-            output_bias=self.out.bias,
+            output_bias=self.out.bias if blocked is None else self.out.bias + blocked,
         )
 
     @staticmethod
@@ -257,6 +328,7 @@ class Generator(nn.Module):
         prefix: Tensor | None = None,
         batch_size: int = 1024,
         prefix_lengths: Tensor | None = None,
+        between_chunks: Callable[[], None] | None = None,
     ) -> Samples:
         """Draw n sequences from softmax(logits / temperature), in chunks of `batch_size` rows.
 
@@ -265,7 +337,8 @@ class Generator(nn.Module):
         (Monte-Carlo completion); the returned log-probabilities cover the sampled part only.
         `prefix_lengths` (n,) lets each row keep its own number of prefix tokens, so completions of
         prefixes of every length run as one batch (SeqGAN's rollouts). After EOS (text setting)
-        every position is PAD with log-probability 0.
+        every position is PAD with log-probability 0, and a chunk stops once all its rows have ended.
+        `between_chunks()` is called after each chunk (a caller may raise there to stop early).
         """
         if temperature <= 0 or not math.isfinite(temperature):
             raise ValueError(f"temperature={temperature}: must be a finite number > 0")
@@ -287,6 +360,8 @@ class Generator(nn.Module):
             part_prefix = None if prefix is None else prefix[rows]
             part_lengths = None if prefix_lengths is None else prefix_lengths[rows].to(self.out.weight.device)
             parts.append(self._sample_chunk(tables, uniforms[rows], temperature, part_prefix, part_lengths))
+            if between_chunks is not None:
+                between_chunks()
         return Samples(torch.cat([p.tokens for p in parts]), torch.cat([p.token_log_probs for p in parts]))
 
     def _sample_chunk(
@@ -323,4 +398,7 @@ class Generator(nn.Module):
                 tokens[:, t].masked_fill_(finished, space.pad_token)
                 log_probs[:, t].masked_fill_(finished, 0.0)
                 finished |= tokens[:, t] == space.eos_token
+                if t >= given and t + 1 < space.seq_len and bool(finished.all()):
+                    tokens[:, t + 1 :] = space.pad_token  # every row has ended: the rest is PAD
+                    break
         return Samples(tokens, log_probs)

@@ -1,4 +1,4 @@
-"""Maximum likelihood by teacher forcing (DESIGN §3, MLE): per-token cross-entropy on real batches."""
+"""Maximum likelihood by teacher forcing (docs/design.md §3.1): per-token cross-entropy on real batches."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class MLE(Algorithm):
     @property
     def default_steps(self) -> int:
         # NLL_test bottoms out after about 5 epochs of the 10k-sequence training set (at lr 0.01 the
-        # model then memorises it: DESIGN §5's MLE figures are near that minimum); 1000 steps show it.
+        # model then memorises it: docs/design.md §5's MLE figures are near that minimum); 1000 steps show it.
         return 1000
 
     def step(self) -> dict[str, float]:

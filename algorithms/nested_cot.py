@@ -144,18 +144,18 @@ class NestedCoT(CoT):
         return update_in_train_mode(self.inner, self.m2_optimizer, compute)
 
     def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
-        """CoT's figures for M, plus `m2_balanced_nll`: M2's per-token NLL (dropout off) with the
-        weights of its own loss: 1/4 the test set, 1/4 G's samples (together the target (P + G)/2),
-        1/2 as many fresh samples of M (drawn from the evaluation's own stream)."""
+        """CoT's figures for M (`m_balanced_nll`, `jsd_mediator_bound`), plus `m2_balanced_nll`: M2's
+        per-token NLL (dropout off) with the weights of its own loss: 1/4 the test set, 1/4 G's samples
+        (together the target (P + G)/2), 1/2 as many fresh samples of M (from their own stream)."""
         figures = super().evaluation_figures(context)
-        samples, test_data = context.samples, context.test
         rng = torch.Generator(device=self.context.rng.device).manual_seed(self.eval_seed + self.iterations)
-        from_m = self.mediator.sample(samples.shape[0], rng).tokens
+        from_m = self.mediator.sample(context.samples.shape[0], rng).tokens
 
         def nll(tokens: Tensor) -> float:
             return mean_token_nll(self.inner.score(tokens), self.inner.space.mask(tokens))
 
-        figures["m2_balanced_nll"] = 0.25 * nll(test_data) + 0.25 * nll(samples) + 0.5 * nll(from_m)
+        target = 0.5 * (nll(context.test) + nll(context.samples))
+        figures["m2_balanced_nll"] = 0.5 * (target + nll(from_m))
         return figures
 
     def extra_state(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""SeqGAN's Monte-Carlo rewards (DESIGN §3): complete every prefix 16 times, ask D how real it looks.
+"""SeqGAN's Monte-Carlo rewards (docs/design.md §3.2): complete every prefix 16 times, ask D how real it looks.
 
 For a batch of B sequences of length T, the prefixes s_1..t for t = 1..T-1 are each completed
 `n_rollouts` times by the rollout policy in ONE batched sampling call of (T-1) * R * B rows, the
@@ -84,7 +84,7 @@ def rollout_rewards(
 def policy_gradient_loss(generator: Generator, sequences: Tensor, rewards: Tensor) -> Tensor:
     """-mean_{b,t} log G(s_t | s_<t) * Q(s_<t, s_t) over scored tokens (REINFORCE with MC rewards).
 
-    The reference sums instead of averaging; with Adam and clipping at 5 the mean is DESIGN's form.
+    The reference sums instead of averaging; with Adam and clipping at 5 the mean is equivalent (docs/design.md §6).
     """
     mask = generator.space.mask(sequences)
     return -(generator.token_log_probs(sequences) * rewards * mask).sum() / mask.sum()

@@ -1,4 +1,4 @@
-"""SeqGAN (Yu et al., AAAI 2017; DESIGN §3): MLE pretraining, then REINFORCE against a CNN discriminator.
+"""SeqGAN (Yu et al., AAAI 2017; docs/design.md §3.2): MLE pretraining, then REINFORCE against a CNN discriminator.
 
 One `step()` is one unit of the current phase, and the phase follows from the algorithm's own counters:
 1. `pretrain_g`: one MLE batch (teacher forcing, Adam, clipping), `pretrain_g_epochs` epochs in all;

@@ -1,4 +1,4 @@
-"""Measure a generator at one point of training: NLL_test and entropy, then its dataset kind's own figures (DESIGN §4).
+"""Measure a generator at one point of training: NLL_test, entropy, then its dataset kind's figures (docs/design.md §4).
 
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
 returns the model's own log-probabilities (G's entropy and the G-side of every divergence), and
@@ -12,6 +12,7 @@ mediator bound) describe the same samples.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,21 +44,25 @@ class KindFigures(Protocol):
     def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
         """Add the scores this kind's figures (and the algorithm's) need."""
 
-    def __call__(self, generator: Generator, context: EvaluationContext, step: int) -> tuple[dict[str, float], Curves]:
-        """Figures and curves of one evaluation."""
+    def __call__(
+        self, generator: Generator, context: EvaluationContext, step: int, between_chunks: Callable[[], None] | None
+    ) -> tuple[dict[str, float], Curves]:
+        """Figures and curves of one evaluation (`between_chunks()` between chunks of long work)."""
 
 
 class TextKindFigures:
-    """BLEU, self-BLEU and sacreBLEU of the samples against the test sentences."""
+    """BLEU, self-BLEU, sacreBLEU of the samples against the test sentences, and test_unk_share."""
 
     def __init__(self, dataset: Dataset, device: torch.device) -> None:
-        self.text = TextFigures(dataset.vocabulary, dataset.references)
+        self.text = TextFigures.of(dataset)
 
     def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
         return context
 
-    def __call__(self, generator: Generator, context: EvaluationContext, step: int) -> tuple[dict[str, float], Curves]:
-        return self.text(context.samples), {}
+    def __call__(
+        self, generator: Generator, context: EvaluationContext, step: int, between_chunks: Callable[[], None] | None
+    ) -> tuple[dict[str, float], Curves]:
+        return self.text(context.samples, between_chunks), {}
 
 
 FIGURES_BY_KIND: dict[str, type] = {"synthetic": SyntheticFigures, "text": TextKindFigures}
@@ -71,16 +76,23 @@ class Evaluator:
         self.test = dataset.test.to(device)
         self.test_mask = dataset.space.mask(self.test)
         self.kind: KindFigures = FIGURES_BY_KIND[dataset.kind](dataset, device)
+        # sampling chunks of about 8,192 positions on text, so a stop is seen within a second or so
+        # whatever max_len is (the samples do not depend on the chunk size); synthetic: the default
+        self.sample_rows = 1024 if dataset.space.eos_token is None else max(1, 8192 // dataset.space.seq_len)
 
-    def __call__(self, generator: Generator, step: int) -> Evaluation:
+    def __call__(self, generator: Generator, step: int, between_chunks: Callable[[], None] | None = None) -> Evaluation:
+        """The figures at `step`. `between_chunks()` is called between chunks of sampling, scoring and
+        text figures, so a pending stop (SIGTERM) can end an evaluation within seconds by raising there."""
         tau = self.config.temperature
         rng = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, step))
-        samples = generator.sample(self.config.n_samples, rng, tau)
-        model_on_test = generator.score(self.test, tau)
+        samples = generator.sample(
+            self.config.n_samples, rng, tau, batch_size=self.sample_rows, between_chunks=between_chunks
+        )
+        model_on_test = generator.score(self.test, tau, between_chunks=between_chunks)
         context = EvaluationContext(samples.tokens, samples.token_log_probs, self.test, model_on_test, tau)
         context = self.kind.context(generator, context)
         figures: dict[str, Any] = {"nll_test": nll_test(model_on_test, self.test_mask)}
         mask = self.dataset.space.mask(samples.tokens)
         figures["entropy"], figures["entropy_se"] = entropy_from_samples(samples.token_log_probs, mask)
-        kind_figures, curves = self.kind(generator, context, step)
+        kind_figures, curves = self.kind(generator, context, step, between_chunks)
         return Evaluation(figures | kind_figures, samples, context, curves)

@@ -3,7 +3,7 @@
 Times a full evaluation at the canonical size (embedded oracle, V = 5000, T = 20, 10,000 samples
 and test sequences) with an untrained generator, then each added part on the same samples: the
 prefix JSD (exact J_1 and J_2 over V^2 pairs, Monte Carlo J_3..J_T), the validation NLL and the
-entropy. Prints seconds (median of `repeats`) and each part's share of the evaluation without it.
+entropy. Prints CPU seconds (median of `repeats`) and each part's share of the evaluation without it.
 Timings depend on the machine and its load: state both with any figure quoted.
 """
 
@@ -26,12 +26,12 @@ from metrics.prefix_jsd import prefix_jsd_monte_carlo
 
 
 def median_seconds(work: Callable[[], object], repeats: int) -> float:
-    """Median wall-clock seconds of `repeats` calls."""
+    """Median CPU seconds of `repeats` calls (CPU time: on a shared machine wall-clock measures the others' load)."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         work()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 

@@ -45,6 +45,8 @@ class LoopState:
     """What the loop itself carries between steps (the algorithm keeps its own state)."""
 
     step: int = 0
+    pending_phase: str | None = None
+    """Set while the evaluation at `step` is under way: a stop during it leaves it to be redone on resume."""
     wall_s: float = 0.0
     """Seconds of training and evaluation so far (summed across resumed sessions)."""
     loss_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -65,6 +67,7 @@ class LoopState:
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
+            "pending_phase": self.pending_phase,
             "wall_s": self.wall_s,
             "loss_sums": dict(self.loss_sums),
             "loss_counts": dict(self.loss_counts),
@@ -72,7 +75,7 @@ class LoopState:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LoopState:
-        loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]))
+        loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]), pending_phase=state.get("pending_phase"))
         loop.loss_sums.update(state["loss_sums"])
         loop.loss_counts.update(state["loss_counts"])
         return loop
@@ -112,9 +115,14 @@ def train(
     bar = tqdm(total=steps, initial=state.step, disable=not progress, dynamic_ncols=True, desc="train")
     clock = time.perf_counter()
 
+    def stop_check() -> None:
+        if signal_name := stop_requested():
+            raise StopRequested(signal_name, state.step)
+
     def evaluate(phase: str) -> None:
         nonlocal clock
-        evaluation = evaluator(algorithm.generator, state.step)
+        state.pending_phase = phase
+        evaluation = evaluator(algorithm.generator, state.step, stop_check)
         row = {"step": state.step, "phase": phase}
         row |= state.mean_losses()
         row |= evaluation.figures
@@ -125,15 +133,15 @@ def train(
         state.wall_s, clock = state.wall_s + now - clock, now
         row["wall_s"] = round(state.wall_s, 3)
         state.reset_losses()
+        state.pending_phase = None
         on_evaluation(row, evaluation, state)
         bar.set_postfix({k: f"{row[k]:.4g}" for k in _SHOWN if k in row}, refresh=False)
 
     try:
-        if state.step == 0:
-            evaluate(algorithm.phase)
+        if state.step == 0 or state.pending_phase is not None:  # a stopped evaluation is redone on resume
+            evaluate(state.pending_phase or algorithm.phase)
         while state.step < steps and not algorithm.finished:
-            if signal_name := stop_requested():
-                raise StopRequested(signal_name, state.step)
+            stop_check()
             phase = algorithm.phase
             losses = algorithm.step()
             state.step += 1

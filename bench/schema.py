@@ -64,8 +64,9 @@ class EvalConfig:
     """Sequences sampled from the model per evaluation (NLL_oracle, JSD, BLEU)."""
     temperature: float = 1.0
     """Sampling and scoring temperature tau (logits / tau) at evaluation."""
-    n_saved_samples: int = 1000
-    """Final samples written to samples.txt."""
+    n_saved_samples: int | None = None
+    """Final samples written to samples.txt; null: every scored sample, so the figures can be
+    recomputed from the file (self-BLEU on a subset of the samples is not the run's self-BLEU)."""
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -75,7 +76,7 @@ class EvalConfig:
         check_finite(self, "eval")
         if not self.temperature > 0:
             raise ValueError(f"eval.temperature={self.temperature}: must be a finite number > 0")
-        if self.n_saved_samples < 0:
+        if self.n_saved_samples is not None and self.n_saved_samples < 0:
             raise ValueError(f"eval.n_saved_samples={self.n_saved_samples}: must be >= 0")
 
 

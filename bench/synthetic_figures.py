@@ -1,4 +1,4 @@
-"""Figures an oracle makes possible: NLL_oracle, validation NLL, sequence JSD, its bounds, prefix JSD (DESIGN §4).
+"""Figures an oracle makes possible: NLL_oracle, NLL_valid, sequence JSD, its bounds, prefix JSD (docs/design.md §4).
 
 Everything reuses the evaluation's one sample of G and the fixed test set (a sample of P): the
 oracle scores G's samples, and its scores of the test set are computed once. On spaces small
@@ -10,7 +10,7 @@ listed in chunks so memory stays bounded) when V^2 <= EXACT_PAIRS.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -75,11 +75,17 @@ class SyntheticFigures:
             enumeration=enumeration,
         )
 
-    def __call__(self, generator: Generator, context: EvaluationContext, step: int) -> tuple[dict[str, float], Curves]:
+    def __call__(
+        self,
+        generator: Generator,
+        context: EvaluationContext,
+        step: int,
+        between_chunks: Callable[[], None] | None = None,
+    ) -> tuple[dict[str, float], Curves]:
         """nll_oracle, nll_valid, jsd, jsd_stepwise_bound, jsd_prefix_mean (each JSD with its s.e.); the J_t curve."""
         figures = {"nll_oracle": nll_oracle(context.oracle_on_samples, self.space.mask(context.samples))}
         if self.valid is not None:
-            on_valid = generator.score(self.valid, context.temperature)
+            on_valid = generator.score(self.valid, context.temperature, between_chunks=between_chunks)
             figures["nll_valid"] = nll_test(on_valid, self.space.mask(self.valid))
         if context.enumeration is not None:
             every = context.enumeration

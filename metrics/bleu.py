@@ -1,4 +1,4 @@
-"""BLEU-n and self-BLEU-n exactly as nltk's `sentence_bleu` scores them, from tables built once (DESIGN §4).
+"""BLEU-n and self-BLEU-n exactly as nltk's `sentence_bleu` scores them, from tables built once (docs/design.md §4.6).
 
 Texygen's convention: each hypothesis is scored by nltk `sentence_bleu` against *all* references with
 uniform weights (1/n, ..., 1/n) and `SmoothingFunction().method1`, and the scores are averaged. nltk
@@ -107,13 +107,29 @@ def _check_orders(orders: Sequence[int], max_order: int) -> None:
         raise ValueError(f"orders={tuple(orders)}: must be between 1 and {max_order}")
 
 
+EVERY = 256
+"""`between()` is called after every this many sentences (a caller may raise there to stop early)."""
+
+
+def _ticker(between: Callable[[], None] | None) -> Callable[[int], None]:
+    def tick(index: int) -> None:
+        if between is not None and index % EVERY == EVERY - 1:
+            between()
+
+    return tick
+
+
 def sentence_bleus(
-    hypotheses: Sequence[Sequence[str]], references: References, orders: Sequence[int] = DEFAULT_ORDERS
+    hypotheses: Sequence[Sequence[str]],
+    references: References,
+    orders: Sequence[int] = DEFAULT_ORDERS,
+    between: Callable[[], None] | None = None,
 ) -> dict[int, list[float]]:
     """BLEU-n of every hypothesis against all references: {n: [score per hypothesis]}."""
     _check_orders(orders, references.max_order)
-    rows = []
-    for hypothesis in hypotheses:
+    rows, tick = [], _ticker(between)
+    for index, hypothesis in enumerate(hypotheses):
+        tick(index)
         counts = ngram_counts(hypothesis, references.max_order)
         hyp_len = len(hypothesis)
         rows.append(_scores(orders, references.matches(counts), hyp_len, references.closest_length(hyp_len)))
@@ -121,16 +137,18 @@ def sentence_bleus(
 
 
 def self_sentence_bleus(
-    samples: Sequence[Sequence[str]], orders: Sequence[int] = DEFAULT_ORDERS
+    samples: Sequence[Sequence[str]], orders: Sequence[int] = DEFAULT_ORDERS, between: Callable[[], None] | None = None
 ) -> dict[int, list[float]]:
     """Self-BLEU-n of every sample against all the *other* samples (leave-one-out): {n: [score per sample]}."""
     if len(samples) < 2:
         raise ValueError(f"self-BLEU needs at least 2 samples, got {len(samples)}")
     max_order = max(orders)
     _check_orders(orders, max_order)
+    tick = _ticker(between)
     all_counts = [ngram_counts(sample, max_order) for sample in samples]
     top: dict[Ngram, list[int]] = {}  # n-gram -> [largest count, its owner, second-largest count]
     for owner, counts in enumerate(all_counts):
+        tick(owner)
         for ngram, count in counts.items():
             entry = top.get(ngram)
             if entry is None:
@@ -148,6 +166,7 @@ def self_sentence_bleus(
     }
     rows = []
     for index, counts in enumerate(all_counts):
+        tick(index)
         matches = [0] * max_order
         for ngram, count in counts.items():
             largest, owner, second = top[ngram]
@@ -166,17 +185,22 @@ def _means(per_sentence: dict[int, list[float]]) -> dict[int, float]:
 
 
 def bleu(
-    hypotheses: Sequence[Sequence[str]], references: References, orders: Sequence[int] = DEFAULT_ORDERS
+    hypotheses: Sequence[Sequence[str]],
+    references: References,
+    orders: Sequence[int] = DEFAULT_ORDERS,
+    between: Callable[[], None] | None = None,
 ) -> dict[int, float]:
     """BLEU-n averaged over hypotheses (Texygen's BLEU against the whole test set): {n: mean score}."""
     if not hypotheses:
         raise ValueError("BLEU of no hypotheses is undefined")
-    return _means(sentence_bleus(hypotheses, references, orders))
+    return _means(sentence_bleus(hypotheses, references, orders, between))
 
 
-def self_bleu(samples: Sequence[Sequence[str]], orders: Sequence[int] = DEFAULT_ORDERS) -> dict[int, float]:
+def self_bleu(
+    samples: Sequence[Sequence[str]], orders: Sequence[int] = DEFAULT_ORDERS, between: Callable[[], None] | None = None
+) -> dict[int, float]:
     """Self-BLEU-n averaged over samples, each against all the others (diversity: lower is more diverse)."""
-    return _means(self_sentence_bleus(samples, orders))
+    return _means(self_sentence_bleus(samples, orders, between))
 
 
 class SacreBleuReferences:
@@ -208,11 +232,13 @@ class SacreBleuReferences:
     def _tokenize(self, sentence: str) -> str:
         return self._metric.tokenizer(sentence.rstrip())
 
-    def corpus_bleu(self, hypotheses: Sequence[str]) -> float:
+    def corpus_bleu(self, hypotheses: Sequence[str], between: Callable[[], None] | None = None) -> float:
         """sacreBLEU corpus BLEU (0-100) of detokenised `hypotheses`."""
         correct, total = [0] * self.max_order, [0] * self.max_order
         sys_len = ref_len = 0
-        for hypothesis in hypotheses:
+        tick = _ticker(between)
+        for index, hypothesis in enumerate(hypotheses):
+            tick(index)
             counts, length = self._extract(self._tokenize(hypothesis), 1, self.max_order)
             sys_len += length
             ref_len += self.closest_length(length)
@@ -226,3 +252,13 @@ class SacreBleuReferences:
             correct, total, sys_len, ref_len, smooth_method=metric.smooth_method, max_ngram_order=self.max_order
         )
         return float(score.score)
+
+
+def sacrebleu_signature(n_references: int) -> str:
+    """sacreBLEU's signature for `SacreBleuReferences` over `n_references` sentences, every one a
+    reference of every hypothesis (nrefs is that count): the settings and version behind the figure."""
+    from sacrebleu.metrics.bleu import BLEU
+
+    metric = BLEU()
+    metric.num_refs = n_references
+    return metric.get_signature().format()

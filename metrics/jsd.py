@@ -1,4 +1,4 @@
-"""The true sequence-level Jensen-Shannon divergence JSD(P || G), in nats (DESIGN §4).
+"""The true sequence-level Jensen-Shannon divergence JSD(P || G), in nats (docs/design.md §4.2).
 
 JSD = 1/2 E_P[log P - log M] + 1/2 E_G[log G - log M], with M = (P + G)/2 on whole sequences, so
 log M(x) = logaddexp(log P(x), log G(x)) - ln 2. Each expectation's integrand is

@@ -1,4 +1,4 @@
-"""Negative log-likelihood in nats per token: NLL_oracle and NLL_test (DESIGN §4).
+"""Negative log-likelihood in nats per token: NLL_oracle and NLL_test (docs/design.md §4.1).
 
 NLL_oracle is the oracle's NLL of the model's samples (quality; no floor), NLL_test the model's
 NLL of held-out real data (coverage). Both are the same reduction over different log-probabilities,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import BUNDLES, FetchError, fetch, sha256_of
+from bench.data import BUNDLES, FetchError, fetch, main, sha256_of
 from tests.conftest import REPO_ROOT, shared_file
 
 
@@ -107,3 +107,26 @@ def test_command_line_fetch_and_its_one_line_error(mirror: tuple[Path, str], tmp
     assert bad.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("error: ") and "checksum mismatch" in lines[0]
     assert not (tmp_path / "e" / "coco" / "image_coco.txt").exists()
+
+
+def test_downloaded_files_get_the_ordinary_mode_of_a_new_file(mirror: tuple[Path, str], tmp_path: Path) -> None:
+    _, base_url = mirror
+    previous = os.umask(0o022)
+    try:
+        paths = fetch("coco", tmp_path / "data", base_url, progress=False)
+    finally:
+        os.umask(previous)
+    assert [oct(path.stat().st_mode & 0o777) for path in paths] == ["0o644", "0o644"]
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file", "cannot_create"])
+def test_a_bad_root_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    (tmp_path / "a_file").write_text("x\n")
+    root, message = {
+        "file": (tmp_path / "a_file", "not a folder"),
+        "under_a_file": (tmp_path / "a_file" / "below", "a_file: not a folder"),
+        "cannot_create": (Path("/proc/cotbench-no-such-root"), "cannot create the data folder"),
+    }[kind]
+    assert main(["fetch", "coco", "--root", str(root), "--no-progress", "--base-url", "http://127.0.0.1:9"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines

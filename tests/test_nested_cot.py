@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 
 from algorithms.base import EpochBatches, EvaluationContext
 from algorithms.cot import CoT
-from algorithms.generator import Samples
 from algorithms.nested_cot import NestedCoT, NestedCoTConfig
 from bench.build import validated
 from bench.datasets.base import Dataset
@@ -68,6 +67,12 @@ def assert_same_gradients(actual: dict[str, torch.Tensor], expected: dict[str, t
     assert actual.keys() == expected.keys()
     for name, value in expected.items():
         torch.testing.assert_close(actual[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def own_samples_context(algorithm: NestedCoT, n: int) -> EvaluationContext:
+    """An evaluation context without an oracle whose test set is G's own samples."""
+    drawn = algorithm.generator.sample(n, torch.Generator().manual_seed(3))
+    return EvaluationContext(drawn.tokens, drawn.token_log_probs, drawn.tokens, drawn.token_log_probs, 1.0)
 
 
 def test_mediator_step_is_the_written_out_kl_to_the_frozen_inner_mediator() -> None:
@@ -128,11 +133,6 @@ def test_inner_step_is_the_balanced_nll_of_half_real_half_g_and_as_many_samples_
     assert all(tuple(row) in train for row in real.tolist())  # the real quarter: training sequences
 
 
-def context_of(drawn: Samples) -> EvaluationContext:
-    """An evaluation context whose 'test set' is the samples themselves (no oracle)."""
-    return EvaluationContext(drawn.tokens, drawn.token_log_probs, drawn.tokens, drawn.token_log_probs, 1.0)
-
-
 def test_dropout_is_on_only_in_each_networks_own_update() -> None:
     _, nested = tiny("algorithm.m_dropout=0.5")
     modes: dict[str, list[bool]] = {"m": [], "m2": []}
@@ -145,8 +145,7 @@ def test_dropout_is_on_only_in_each_networks_own_update() -> None:
     nested.inner_step()
     assert modes == {"m": [False, True], "m2": [False, True]}
     assert not nested.mediator.training and not nested.inner.training
-    drawn = nested.generator.sample(40, torch.Generator().manual_seed(3))
-    nested.evaluation_figures(context_of(drawn))
+    nested.evaluation_figures(own_samples_context(nested, 40))
     assert not any(modes["m"][2:] + modes["m2"][2:]) and modes["m2"][2:]
 
 
@@ -219,7 +218,7 @@ def test_state_dict_restores_all_three_networks_optimisers_and_counters() -> Non
     for name, network in trained.networks().items():
         pairs = zip(network.parameters(), fresh.networks()[name].parameters(), strict=True)
         assert all(torch.equal(a, b) for a, b in pairs), name
-    context = context_of(trained.generator.sample(50, torch.Generator().manual_seed(2)))
+    context = own_samples_context(trained, 50)
     assert fresh.evaluation_figures(context) == trained.evaluation_figures(context)
 
 
@@ -238,6 +237,7 @@ def test_runs_through_the_loop_and_resumes_bit_identically(tmp_path: Path) -> No
     history = pd.read_csv(tmp_path / "whole" / "history.csv")
     assert history.drop(columns="wall_s").equals(pd.read_csv(tmp_path / "parts" / "history.csv").drop(columns="wall_s"))
     assert {"g_loss", "m_loss", "m2_loss", "m_balanced_nll", "m2_balanced_nll", "jsd"} <= set(history.columns)
+    assert (history["jsd_mediator_bound"] >= history["jsd"] - 1e-9).all()  # CoT's bound, for M, exact here
     assert history["step"].tolist() == [0, 10, 20, 30]
 
 

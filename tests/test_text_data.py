@@ -13,6 +13,7 @@ from nltk.tokenize import word_tokenize
 from algorithms.generator import Generator, GeneratorConfig
 from bench.build import build
 from bench.data import DATA_ENV, DEFAULT_DATA_ROOT
+from bench.datasets.fetch import published_file
 from bench.datasets.text import TextConfig, TextFileError, build_text, data_dir
 from bench.datasets.tokenizers import detokenize, tokenize
 from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, VocabularyMismatchError
@@ -105,21 +106,31 @@ def test_whitespace_tokenizer_and_overlong_policies(tmp_path: Path) -> None:
         TextConfig(max_len=1)
 
 
-def test_nll_test_counts_every_token_through_eos_and_never_pad(tmp_path: Path) -> None:
+def test_nll_test_is_the_mean_over_in_vocabulary_targets_through_eos_and_never_pad(tmp_path: Path) -> None:
     dataset = build_text(write_corpus(tmp_path))
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig(dataset.space, emb_dim=8, hidden_dim=8))
     evaluator = Evaluator(EvalConfig(n_samples=20), dataset, seed=0, device=torch.device("cpu"))
-    figure = evaluator(generator, step=0).figures["nll_test"]
-    # by hand: log-softmax of teacher-forced logits at every word and at the EOS, nothing after it
-    total, count = 0.0, 0
+    figures = evaluator(generator, step=0).figures
+    # by hand: plain logits (no mask), normalised over the ids a sentence can contain (every id but
+    # PAD, BOS and UNK), at every in-vocabulary word and the EOS, nothing after the EOS
+    vocabulary = dataset.vocabulary
+    allowed = [i for i in range(len(vocabulary)) if i not in (vocabulary.pad_id, vocabulary.bos_id, vocabulary.unk_id)]
     with torch.no_grad():
-        log_probs = generator(dataset.test).log_softmax(-1).double()
-    for row, words in zip(range(dataset.test.shape[0]), dataset.references, strict=True):
+        hidden = generator.hidden(dataset.test).double()
+        logits = hidden @ generator.out.weight.double().t() + generator.out.bias.double()
+        log_norm = logits[..., allowed].logsumexp(-1)
+    total, count, unknown = 0.0, 0, 0
+    for row, words in enumerate(dataset.references):
         for t in range(len(words) + 1):
-            total -= log_probs[row, t, dataset.test[row, t]].item()
+            target = int(dataset.test[row, t])
+            if target == vocabulary.unk_id:
+                unknown += 1
+                continue
+            total -= (logits[row, t, target] - log_norm[row, t]).item()
             count += 1
-    assert figure == pytest.approx(total / count, rel=1e-6)
+    assert unknown == 4 and figures["test_unk_share"] == pytest.approx(unknown / (count + unknown), abs=1e-15)
+    assert figures["nll_test"] == pytest.approx(total / count, rel=1e-6)
     # whatever sits after EOS is never scored
     scrambled = dataset.test.clone()
     after_eos = scrambled == dataset.vocabulary.pad_id
@@ -127,7 +138,7 @@ def test_nll_test_counts_every_token_through_eos_and_never_pad(tmp_path: Path) -
     dataset.test = scrambled
     assert Evaluator(EvalConfig(n_samples=20), dataset, 0, torch.device("cpu"))(generator, 0).figures[
         "nll_test"
-    ] == pytest.approx(figure, rel=1e-6)
+    ] == pytest.approx(figures["nll_test"], rel=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -226,10 +237,15 @@ def test_mle_on_coco_trains_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     assert (tmp_path / "samples.txt").read_text().count("\n") == 200
 
 
-@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5561, 50)])
+@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5560, 50)])
 def test_published_corpora_build_from_their_config_files(name: str, vocab_size: int, seq_len: int) -> None:
     folder = shared_file(name, "PROVENANCE.md").parent
     dataset = build(compose_config(f"dataset={name}", f"dataset.data_dir={folder}").dataset, "dataset")
     assert dataset.name == name and dataset.space.vocab_size == vocab_size and dataset.space.seq_len == seq_len
     assert dataset.train.shape[0] == 10_000 and len(dataset.references) == 10_000
     assert dataset.test.shape[0] == 10_000  # no test sentence is longer than the longest training one
+    assert dataset.warnings == []  # the published files set none of the traps
+    assert (
+        dataset.provenance["test"]["sha256"]
+        == published_file(dataset.provenance["test"]["path"].split("/")[-1])[1].sha256
+    )

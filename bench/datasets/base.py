@@ -25,10 +25,12 @@ ENUMERABLE_SIZE = 10**6
 class Dataset:
     """Sequences on the CPU as (N, T) long tensors; `oracle` is the true model on synthetic data.
 
-    Text datasets carry a `vocabulary` (ids -> words, also checked against checkpoints) and the
-    BLEU `references`: every test sentence as tokens, whatever the vocabulary or max length left out.
+    Text datasets carry a `vocabulary` (ids -> words, also checked against checkpoints), the
+    BLEU `references` (every test sentence as tokens, whatever the vocabulary or max length left
+    out) and `reference_lines` (the same sentences as the file spells them, for sacreBLEU).
     `valid` is a held-out sample for model selection (synthetic: a fresh oracle sample).
-    `provenance` records where the data came from (files and sha256, seeds, sizes) for metrics.json.
+    `provenance` records where the data came from (files and sha256, seeds, sizes) for metrics.json;
+    `warnings` what a reader of the figures should know about the data (a run prints and records them).
     """
 
     name: str
@@ -38,10 +40,12 @@ class Dataset:
     oracle: Generator | None = None
     vocabulary: Vocabulary | None = None
     references: list[list[str]] | None = None
+    reference_lines: list[str] | None = None
     kind: str = "text"
     """`synthetic` or `text` (REQUIRED_BY_KIND says what each must carry)."""
     valid: Tensor | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.kind not in REQUIRED_BY_KIND:

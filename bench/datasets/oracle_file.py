@@ -2,7 +2,7 @@
 
 The pickles are third-party files. `pickle.load` would call any global they name; the restricted
 unpickler below admits only what numpy needs to rebuild plain arrays, and we then check that the
-result is the 15 float arrays of DESIGN §2 with the expected shapes.
+result is the 15 float arrays of docs/design.md §2 with the expected shapes.
 """
 
 from __future__ import annotations

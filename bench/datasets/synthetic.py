@@ -1,4 +1,4 @@
-"""The synthetic benchmark: an oracle LSTM, 10k training, a fresh 10k test and a fresh validation sample (DESIGN §2).
+"""The synthetic benchmark: an oracle LSTM, 10k training, fresh 10k test and validation samples (docs/design.md §2).
 
 The oracle is either the canonical SeqGAN parameter file (`oracle_path`) or, by default, an
 embedded oracle of the same shape whose parameters are drawn N(0, 1) from `oracle_seed`, so the

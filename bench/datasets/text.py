@@ -1,10 +1,14 @@
-"""Real text (DESIGN §1, text setting): MS-COCO captions and EMNLP2017 News, read from a data folder.
+"""Real text (docs/design.md §1 and §4.6): MS-COCO captions and EMNLP2017 News, read from a data folder.
 
 The files are never part of the repository: `python -m bench.data fetch coco` downloads them, or
 point `dataset.data_dir` (or the COTBENCH_DATA environment variable) at a folder that has them.
-Every line is one sentence (blank lines are skipped). Tokens come from the chosen tokeniser, the
-vocabulary from the training split only, test words outside it become UNK; a sequence is its words,
-EOS, then PAD up to the maximum length. BLEU's references are the whole test file as tokens.
+Every line is one sentence (blank lines are skipped). Both splits are normalised alike, then
+tokenised; the vocabulary comes from the training split (or, as an option named for it, from both
+splits), other words become UNK; a sequence is its words, EOS, then PAD up to the maximum length.
+The model never generates PAD, BOS or UNK (`SequenceSpace.blocked_tokens`), so NLL_test is the mean
+over in-vocabulary targets (EOS included) and `test_unk_share` says what it leaves out. BLEU's
+references are the whole test file as tokens, sacreBLEU's the same lines as the file spells them.
+The dataset's `provenance` records files, sizes and shares; `warnings` the traps the data set.
 """
 
 from __future__ import annotations
@@ -12,16 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import Tensor
+
+from algorithms.checks import check_finite
 from algorithms.generator import SequenceSpace
-from bench.data import DATA_ENV, default_root
 from bench.datasets.base import Dataset
-from bench.datasets.tokenizers import check_tokenizer, tokenize
+from bench.datasets.fetch import default_root
+from bench.datasets.text_checks import choose_max_len, file_warnings, length_warning, unk_warning
+from bench.datasets.text_files import TextFile, TextFileError, read_text_file
+from bench.datasets.tokenizers import check_quote_spacing, check_tokenizer, normalize, tokenize
 from bench.datasets.vocabulary import OVERLONG_POLICIES, SPECIALS, Vocabulary
 from bench.errors import BenchError
+from metrics.bleu import sacrebleu_signature
 
-
-class TextFileError(BenchError, ValueError):
-    """A text file is missing, empty, or not UTF-8 text."""
+__all__ = ["TextConfig", "TextFileError", "build_text", "data_dir"]
+VOCABULARY_SOURCES = ("train", "train_and_test")
 
 
 @dataclass
@@ -45,9 +54,44 @@ class TextConfig:
     overlong: str = "drop"
     """Sentences with more than max_len - 1 tokens: drop (from the tensors; BLEU references keep them),
     truncate (keep the first max_len tokens, no EOS) or error."""
+    quote_spacing: str = "asis"
+    """asis, or spaced: every double quote becomes a space-separated token in both splits before
+    tokenising (EMNLP News, whose two splits spell closing quotes differently)."""
+    vocabulary_from: str = "train"
+    """train: test words unseen in training read as <unk>, left out of NLL_test (`test_unk_share`
+    says how many); train_and_test: the peers' convention (Texygen, RelGAN), the test split's words
+    join the vocabulary, so NLL_test covers every test token but the model saw the test words' ids."""
+    max_len_limit: int = 128
+    """Largest max_len accepted, given or derived (the longest training sentence + 1); above it the
+    run stops before any work. Bounds sampling, scoring and BLEU cost (COCO needs 38, EMNLP 50)."""
+    warn_min_sentences: int = 1000
+    """Warn when a split has fewer sentences (a truncated file; BLEU against 90 references reads lower)."""
+    warn_long_factor: float = 5.0
+    """Warn when a sentence is longer than this many times its split's median length (a run-on line
+    inflates BLEU; the published files stay under 3.4x)."""
+    warn_dropped_share: float = 0.01
+    """Warn when max_len drops (or truncates) more than this share of a split's sentences."""
+    warn_unk_share: float = 0.1
+    """Warn when more than this share of a split's tokens read as <unk> (COCO's test split: 3.5 %)."""
 
     def __post_init__(self) -> None:
+        check_finite(self, "dataset")
         check_tokenizer(self.tokenizer)
+        check_quote_spacing(self.quote_spacing)
+        if self.vocabulary_from not in VOCABULARY_SOURCES:
+            raise ValueError(
+                f"dataset.vocabulary_from={self.vocabulary_from!r}: must be one of {', '.join(VOCABULARY_SOURCES)}"
+            )
+        if self.max_len_limit < 2:
+            raise ValueError(f"dataset.max_len_limit={self.max_len_limit}: must be at least 2")
+        if self.max_len is not None and self.max_len > self.max_len_limit:
+            raise ValueError(
+                f"dataset.max_len={self.max_len}: more than dataset.max_len_limit={self.max_len_limit}"
+                " (raise the limit to accept it: sampling, scoring and BLEU cost grow with it)"
+            )
+        for name in ("warn_min_sentences", "warn_long_factor", "warn_dropped_share", "warn_unk_share"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"dataset.{name}={getattr(self, name)}: must be >= 0")
         if self.overlong not in OVERLONG_POLICIES:
             raise ValueError(f"dataset.overlong={self.overlong!r}: must be one of {', '.join(OVERLONG_POLICIES)}")
         if self.max_vocab is not None and self.max_vocab <= len(SPECIALS):
@@ -69,48 +113,89 @@ def data_dir(config: TextConfig) -> Path:
     return default_root() / config.name
 
 
-def read_sentences(path: Path, field: str, fetch_name: str) -> list[str]:
-    """The non-blank lines of a UTF-8 text file, each stripped; one-line errors for anything else."""
-    if not path.is_file():
-        raise TextFileError(
-            f"dataset.{field}: {path}: no such file (download it with `python -m bench.data fetch {fetch_name}`,"
-            f" or set dataset.data_dir or {DATA_ENV})"
-        )
-    data = path.read_bytes()
-    if b"\x00" in data:
-        raise TextFileError(f"dataset.{field}: {path}: not a text file (it contains NUL bytes)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise TextFileError(
-            f"dataset.{field}: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
-        ) from None
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise TextFileError(f"dataset.{field}: {path}: empty (no non-blank line)")
-    return lines
+def unk_share(tokens: Tensor, vocabulary: Vocabulary) -> float:
+    """Share of a split's sequence tokens (words and EOS, never PAD) that are UNK."""
+    real = int((tokens != vocabulary.pad_id).sum())
+    return int((tokens == vocabulary.unk_id).sum()) / real if real else 0.0
+
+
+def _tokens(file: TextFile, config: TextConfig) -> list[list[str]]:
+    return [tokenize(normalize(line, config.quote_spacing), config.tokenizer) for line in file.sentences]
+
+
+def _encode(vocabulary: Vocabulary, words: list[list[str]], max_len: int, config: TextConfig, field: str) -> Tensor:
+    tensor = vocabulary.encode(words, max_len, config.overlong, field)
+    if tensor.shape[0] == 0:
+        raise BenchError(f"dataset.{field}: no sentence fits dataset.max_len={max_len} (overlong=drop)")
+    return tensor
 
 
 def build_text(config: TextConfig) -> Dataset:
-    """Read, tokenise and encode both splits; the vocabulary and max length come from the training split."""
+    """Read, normalise, tokenise and encode both splits; record what they were and what to beware of."""
     folder = data_dir(config)
-    train_lines = read_sentences(folder / config.train_file, "train_file", config.name)
-    test_lines = read_sentences(folder / config.test_file, "test_file", config.name)
-    train_words = [tokenize(line, config.tokenizer) for line in train_lines]
-    test_words = [tokenize(line, config.tokenizer) for line in test_lines]
-    vocabulary = Vocabulary.from_sentences(train_words, config.tokenizer, config.max_vocab)
-    max_len = config.max_len or max(len(sentence) for sentence in train_words) + 1
-    train = vocabulary.encode(train_words, max_len, config.overlong, "train_file")
-    test = vocabulary.encode(test_words, max_len, config.overlong, "test_file")
-    for split, tensor in (("train_file", train), ("test_file", test)):
-        if tensor.shape[0] == 0:
-            raise BenchError(f"dataset.{split}: no sentence fits dataset.max_len={max_len} (overlong=drop)")
+    files = {
+        "train_file": read_text_file(folder / config.train_file, "train_file", config.name),
+        "test_file": read_text_file(folder / config.test_file, "test_file", config.name),
+    }
+    words = {field: _tokens(file, config) for field, file in files.items()}
+    source = words["train_file"] + (words["test_file"] if config.vocabulary_from == "train_and_test" else [])
+    vocabulary = Vocabulary.from_sentences(source, config.tokenizer, config.max_vocab)
+    max_len = choose_max_len(config, files["train_file"], words["train_file"])
+    tensors = {field: _encode(vocabulary, words[field], max_len, config, field) for field in files}
     space = SequenceSpace(
         vocab_size=len(vocabulary),
         seq_len=max_len,
         start_token=vocabulary.bos_id,
         eos_token=vocabulary.eos_id,
         pad_token=vocabulary.pad_id,
+        blocked_tokens=(vocabulary.pad_id, vocabulary.bos_id, vocabulary.unk_id),
     )
-    return Dataset(name=config.name, space=space, train=train, test=test, vocabulary=vocabulary, references=test_words)
+    provenance, warnings = _describe(config, files, words, tensors, vocabulary, max_len)
+    return Dataset(
+        name=config.name,
+        space=space,
+        train=tensors["train_file"],
+        test=tensors["test_file"],
+        vocabulary=vocabulary,
+        references=words["test_file"],
+        reference_lines=files["test_file"].sentences,
+        provenance=provenance,
+        warnings=warnings,
+    )
+
+
+def _describe(
+    config: TextConfig,
+    files: dict[str, TextFile],
+    words: dict[str, list[list[str]]],
+    tensors: dict[str, Tensor],
+    vocabulary: Vocabulary,
+    max_len: int,
+) -> tuple[dict[str, object], list[str]]:
+    """metrics.json's `data` (files, sizes, shares, the sacreBLEU signature) and the warnings."""
+    provenance: dict[str, object] = {
+        "kind": "text",
+        "tokenizer": config.tokenizer,
+        "quote_spacing": config.quote_spacing,
+        "vocabulary_from": config.vocabulary_from,
+        "vocab_size": len(vocabulary),
+        "max_len": max_len,
+        "sacrebleu_signature": sacrebleu_signature(len(files["test_file"].sentences)),
+    }
+    warnings: list[str] = []
+    for field, file in files.items():
+        split = field.removesuffix("_file")
+        overlong = sum(len(sentence) + 1 > max_len for sentence in words[field])
+        share = unk_share(tensors[field], vocabulary)
+        kept = tensors[field].shape[0]
+        provenance[split] = {
+            **file.provenance(),
+            "kept": kept,
+            "dropped": len(words[field]) - kept,
+            "truncated": overlong if config.overlong == "truncate" else 0,
+            "unk_share": share,
+        }
+        warnings += file_warnings(config, field, file, words[field])
+        warnings += length_warning(config, field.removesuffix("_file"), overlong, len(words[field]), max_len)
+        warnings += unk_warning(config, field, share)
+    return provenance, warnings

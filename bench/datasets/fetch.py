@@ -1,0 +1,240 @@
+"""Where data files live, and `python -m bench.data fetch coco|emnlp_news|seqgan_oracle` to download them.
+
+Each file comes from a fixed commit of its public repository and must match the sha256 recorded
+below, or it is not kept. Downloads go to a temporary file next to the target and are renamed into
+place only once verified, so an interrupted or corrupted download never leaves a file that looks
+complete; the file then gets the ordinary mode of a new file (0666 less the umask). Files already
+present with the right checksum are not downloaded again. A bad root (a file, not writable) is a
+one-line error. Datasets look up the published checksums here (`published_file`) and refuse a file
+that carries a published name with another content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from bench.errors import BenchError
+
+DATA_ENV = "COTBENCH_DATA"
+"""Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "data"
+"""Without COTBENCH_DATA: `data/` in the repository (git-ignored)."""
+
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
+"""Raw file server of GitHub: <base>/<owner>/<repo>/<commit>/<path>."""
+_TEXYGEN = "geek-ai/Texygen/3104e22ac75f3cc2070da2bf5e2da6d2bef149ad"
+_GANS_FALLING_SHORT = "pclucas14/GansFallingShort/e6be915b1aed7843d83f7d543bfb8de9f3d3461f"
+_SEQGAN = "LantaoYu/SeqGAN/e2b52fb6309851b14765290e8a972ccac09f1bec"
+_SEQGAN_FIRST = "LantaoYu/SeqGAN/4152436cb6fed67d3dec0512639d9f6967a7b2de"
+
+
+class FetchError(BenchError):
+    """A download failed or its checksum did not match (nothing is kept)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One published file: its local name, where it lives under the base URL, and its checksum."""
+
+    name: str
+    source: str
+    """<owner>/<repo>/<commit>/<path>."""
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What `fetch NAME` downloads, into <root>/<folder>/."""
+
+    folder: str
+    files: tuple[RemoteFile, ...]
+
+
+BUNDLES = {
+    "coco": Bundle(
+        "coco",
+        (
+            RemoteFile(
+                "image_coco.txt",
+                f"{_TEXYGEN}/data/image_coco.txt",
+                "2c0fd1f0f43aac6a9dc3926a535516ccf395de535e15ac1fd17cd569420736f5",
+                546_442,
+            ),
+            RemoteFile(
+                "test_coco.txt",
+                f"{_TEXYGEN}/data/testdata/test_coco.txt",
+                "72e25c9fb4d2cd43182ac602c92f6ffc377762147f9709572943b0b09174bcae",
+                536_184,
+            ),
+        ),
+    ),
+    "emnlp_news": Bundle(
+        "emnlp_news",
+        (
+            RemoteFile(
+                "test_emnlp.txt",
+                f"{_TEXYGEN}/data/testdata/test_emnlp.txt",
+                "03c646d08f766f4140443db4419b1f0ee292bc0db514208873e9f2e166b95bd2",
+                1_742_757,
+            ),
+            RemoteFile(
+                "gfs_news_valid.txt",
+                f"{_GANS_FALLING_SHORT}/real_data_experiments/data/news/valid.txt",
+                "e66a6fdd1f6cb15cb8f851051e5c49062270e0de1e69213289ce50b88a1d7281",
+                1_350_298,
+            ),
+            RemoteFile(
+                "gfs_news_test.txt",
+                f"{_GANS_FALLING_SHORT}/real_data_experiments/data/news/test.txt",
+                "e1ba37a752bc8fba6d9743898b30bb36119cc665cd35b229060bf5f75a94837d",
+                1_326_837,
+            ),
+        ),
+    ),
+    "seqgan_oracle": Bundle(
+        "oracle",
+        (
+            RemoteFile(
+                "target_params_py3.pkl",
+                f"{_SEQGAN}/save/target_params_py3.pkl",
+                "5ac794a695dd6e0eb2bb689f3dfda55e4e0053e8c0399e6242630a95f1e60e8a",
+                1_334_000,
+            ),
+            RemoteFile(
+                "target_params.pkl",
+                f"{_SEQGAN}/save/target_params.pkl",
+                "6a0b3b967aa03a952b353709493e2b430fc261d15f9dd658823019b4eaab6c1c",
+                3_749_852,
+            ),
+            RemoteFile(
+                "seqgan_real_data_4152436.txt",
+                f"{_SEQGAN_FIRST}/MLE_SeqGAN/save/real_data.txt",
+                "c0338b2bc2a29802154c81058b8aafed488ee55bda3aaba3849289c59a7a8e22",
+                952_006,
+            ),
+        ),
+    ),
+}
+
+
+def default_root() -> Path:
+    """$COTBENCH_DATA, else data/ in the repository: where datasets look by default."""
+    root = os.environ.get(DATA_ENV)
+    return Path(root).expanduser() if root else DEFAULT_DATA_ROOT
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def published_file(name: str) -> tuple[str, RemoteFile] | None:
+    """(bundle name, file) of the published file called `name`, or None for a file of one's own."""
+    for bundle_name, bundle in BUNDLES.items():
+        for remote in bundle.files:
+            if remote.name == name:
+                return bundle_name, remote
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _prepare_folder(folder: Path) -> None:
+    """Create `folder` (and parents) or fail with one line: a path that is a file, or no permission."""
+    for parent in (folder, *folder.parents):
+        if parent.exists() and not parent.is_dir():
+            raise FetchError(f"{parent}: not a folder (the data root must be a folder or not exist yet)")
+        if parent.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FetchError(f"{folder}: cannot create the data folder ({error.strerror or error})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FetchError(f"{folder}: not writable (choose another --root or ${DATA_ENV})")
+
+
+def download(url: str, remote: RemoteFile, target: Path, progress: bool = True, timeout: float = 60.0) -> None:
+    """Stream `url` into a temporary file beside `target`; rename it into place only if its sha256 matches."""
+    _prepare_folder(target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as error:
+        raise FetchError(f"{target.parent}: cannot write there ({error.strerror or error})") from None
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or remote.size)
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=remote.name, disable=not progress, leave=False)
+            with bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if digest.hexdigest() != remote.sha256:
+            raise FetchError(
+                f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {remote.sha256}); file not kept"
+            )
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a data file is an ordinary file
+        os.replace(temporary, target)
+    except (urllib.error.URLError, OSError) as error:
+        raise FetchError(f"{url}: download failed ({error})") from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def fetch(name: str, root: Path, base_url: str = DEFAULT_BASE_URL, progress: bool = True) -> list[Path]:
+    """Download bundle `name` into root/<folder>/, skipping files already there with the right checksum."""
+    if name not in BUNDLES:
+        raise FetchError(f"unknown data set {name!r}: choose one of {', '.join(BUNDLES)}")
+    bundle, paths = BUNDLES[name], []
+    _prepare_folder(root / bundle.folder)
+    for remote in bundle.files:
+        target = root / bundle.folder / remote.name
+        if target.is_file() and sha256_of(target) == remote.sha256:
+            print(f"{target}: present, checksum ok", file=sys.stderr)
+        else:
+            url = f"{base_url.rstrip('/')}/{remote.source}"
+            download(url, remote, target, progress)
+            print(f"{target}: downloaded, checksum ok", file=sys.stderr)
+        paths.append(target)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.data", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch_parser = commands.add_parser("fetch", help="download and verify a published data set")
+    fetch_parser.add_argument("name", choices=sorted(BUNDLES))
+    fetch_parser.add_argument("--root", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or data/)")
+    fetch_parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="raw file server (default: GitHub's)")
+    fetch_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        fetch(args.name, args.root or default_root(), args.base_url, progress=not args.no_progress)
+    except (BenchError, OSError) as error:  # OSError: e.g. an unreadable file already in place
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
