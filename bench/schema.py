@@ -108,6 +108,9 @@ class Config:
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     """Experiment tracker besides history.csv (conf/logger/: none, tensorboard, wandb)."""
+    sweep: str | None = None
+    """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
+    derived from the dataset and the overrides (bench/sweeps.py)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):

@@ -26,9 +26,11 @@ import torch
 from bench import records
 from bench.errors import BenchError
 from bench.lifecycle import RunLock
+from bench.report import main as report_main
 from bench.resume import comparable, first_difference
 from bench.run import CHECKPOINT, run
 from tests.conftest import REPO_ROOT, cli_env, compose_config, run_cli
+from tests.run_folders import make_run
 
 # A run of a few seconds: 4^4 = 256 sequences, so the JSD is exact and cheap.
 TINY = (
@@ -343,3 +345,94 @@ def test_item_15_readme_lists_the_guarantees() -> None:
         "HYDRA_FULL_ERROR=1",
     ):
         assert promise in section, promise
+
+
+# ----- issue 16 items 1 and 13: reading a results folder, and the report's own failures -----------
+PLUGIN = 'from pathlib import Path\nPath(__file__).with_name("MARKER").write_text("ran")\ndef build(c):\n    return c\n'
+
+
+def _report_error(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    assert report_main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    return err.strip()
+
+
+@pytest.mark.parametrize("target", ["cotbench_plugin.build", "this.s", "os.system", "bench"])
+def test_a_foreign_target_in_a_saved_config_is_refused_before_any_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    sweep = tmp_path / "downloaded"
+    make_run(sweep, "mle", 0, {"nll_oracle": 2.0}, config={"dataset._target_": target})
+    (sweep / "cotbench_plugin.py").write_text(PLUGIN)
+    monkeypatch.chdir(sweep)  # as `python -m bench.report .` from inside the folder: it is on sys.path
+    monkeypatch.syspath_prepend(str(sweep))
+    before = set(sys.modules)
+    err = _report_error(capsys, ".", "--out", str(tmp_path / "out"))
+    assert f"dataset._target_={target} is not part of cotbench; refusing to import it" in err
+    assert not (sweep / "MARKER").exists()
+    assert not {"cotbench_plugin", "this"} & (set(sys.modules) - before)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_target_the_user_trusts_is_admitted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0}, config={"algorithm._target_": "myalgos.Thing"})
+    assert report_main([str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--allow-target", "myalgos"]) == 0
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out2"), "--allow-target", "myalgo")
+    assert "algorithm._target_=myalgos.Thing is not part of cotbench" in err
+
+
+@pytest.mark.parametrize("missing", ["history.csv", "config.yaml"])
+def test_a_complete_run_missing_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, missing: str) -> None:
+    run_dir = make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
+    (run_dir / missing).unlink()
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out"))
+    assert err == f"error: {run_dir}: complete run without {missing} (restore it or move the run away)"
+
+
+def test_an_unreadable_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
+    (run_dir / "config.yaml").write_text("dataset: [unclosed\n")
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out"))
+    assert err.startswith(f"error: {run_dir / 'config.yaml'}: unreadable (")
+
+
+def test_an_unknown_device_and_an_unwritable_out_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
+    err = _report_error(capsys, str(tmp_path / "s"), "--device", "tpu")
+    assert err == "error: --device=tpu: must be auto, cpu, cuda or cuda:N"
+    (tmp_path / "file").write_text("a file, not a folder")
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "file" / "reports"))
+    assert err.startswith(f"error: --out: cannot write {tmp_path / 'file' / 'reports'}: ")
+
+
+def test_an_unreadable_model_skips_that_run_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep = tmp_path / "s"
+    for seed in (0, 1):
+        cfg = compose_config("algorithm=mle", f"seed={seed}", "dataset=synthetic_tiny", "train.steps=10",
+                             "eval.every=10", "eval.n_samples=100", "progress=false", "threads=1")  # fmt: skip
+        run(cfg, sweep / f"seed{seed}")
+    (sweep / "seed1" / "model.pt").write_bytes(b"garbage")
+    args = ["--out", str(tmp_path / "out"), "--temperatures", "1", "--temperature-samples", "50", "--threads", "1"]
+    assert report_main([str(sweep), *args]) == 0
+    readme = (tmp_path / "out" / "README.md").read_text()
+    left_out = readme.split("## Runs left out")[1]
+    assert f"`{sweep / 'seed1'}`: model.pt unreadable, run left out of the temperature curves" in left_out
+    assert "this suite (n = 2)" in readme  # its final figures still count
+    temperature = (tmp_path / "out" / "temperature.csv").read_text().splitlines()
+    assert len(temperature) == 1 + 1 + 1  # header comment, columns, seed 0 only
+
+
+def test_a_report_failing_halfway_leaves_the_previous_report_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0})
+    out = tmp_path / "out"
+    assert report_main([str(tmp_path / "s"), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    broken = make_run(tmp_path / "s", "cot", 0, {"nll_oracle": 2.0})
+    (broken / "history.csv").write_text("step\n")  # found only while the tables are being written
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(out))
+    assert err == f"error: {broken / 'history.csv'}: has no evaluation rows with a step column"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s"]  # no staging folder left behind

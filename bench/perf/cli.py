@@ -1,0 +1,95 @@
+"""`python -m bench.perf`: how fast the suite samples, trains and evaluates, against plain baselines.
+
+Every figure is measured in one run on one machine, side by side with a plain implementation
+(bench/perf/baselines.py), as the median of several repeats with the min-max range. Targets are
+checked against those ratios and the table says plainly which are missed. The table ends with the
+projected hours per seed of `experiment=paper_synthetic` on this machine, evaluation included.
+It is printed and written to results/perf.md (results/perf_<device>.md off the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from bench.data import default_root
+from bench.errors import BenchError
+from bench.machine import machine_lines
+from bench.perf import figures
+from bench.perf.projection import projection_rows
+from bench.perf.timing import Row
+from bench.records import REPO_ROOT, atomic_write_text
+from bench.runtime import resolve_device
+from bench.schema import DEVICE_PATTERN
+
+
+def measure(device: torch.device, repeats: int, data_root: Path, sizes: figures.Sizes) -> list[Row]:
+    """Every figure, in order; step times feed the projection at the end."""
+    bench = figures.synthetic_bench(device, repeats, sizes)
+    rows: list[Row] = []
+    for name, figure in (("sampling", figures.sampling), ("training steps", figures.mle_step),
+                         ("CoT", figures.cot_iteration), ("SeqGAN", figures.seqgan_rewards),
+                         ("evaluation", figures.evaluation)):  # fmt: skip
+        print(f"{name} ...", file=sys.stderr)
+        rows += figure(bench)
+    rows += figures.text_metrics(data_root, sizes)
+    rows += projection_rows(bench.seconds, bench.seconds["evaluation"], sizes.n_eval)
+    return rows + figures.memory(bench)
+
+
+def render(rows: Sequence[Row], machine: list[str], command: str) -> str:
+    lines = [
+        f"<!-- Regenerate: {command} -->",
+        "# Performance",
+        "",
+        f"Regenerate with `{command}`. Median of repeats [min–max]; baselines are the plain",
+        "implementations in `bench/perf/baselines.py`, measured in the same run.",
+        "",
+        *machine,
+        "",
+        "| figure | cotbench | plain baseline | ratio | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r.figure} | {r.ours} | {r.baseline} | {r.ratio} | {r.target} | {r.met} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
+    parser.add_argument("device", nargs="?", default="device=cpu", help="device=cpu (default), cuda or auto")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (median reported)")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes, to check the script (not a measurement)")
+    parser.add_argument("--data-root", type=Path, default=None, help="folder holding coco/ (default: the suite's)")
+    parser.add_argument("--out", type=Path, default=None, help="the table's file (default: results/perf[_<device>].md)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    name = args.device.removeprefix("device=")
+    try:
+        if not DEVICE_PATTERN.fullmatch(name):
+            raise BenchError(f"device={name}: must be auto, cpu, cuda or cuda:N")
+        device = resolve_device(name)
+        if args.repeats < 1:
+            raise BenchError(f"--repeats={args.repeats}: must be at least 1")
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    torch.set_grad_enabled(True)
+    rows = measure(
+        device, args.repeats, args.data_root or default_root(), figures.QUICK if args.quick else figures.Sizes()
+    )
+    command = "python -m bench.perf" + ("" if device.type == "cpu" else f" device={name}")
+    machine = machine_lines() + [f"- device: {device}"]
+    if args.quick:
+        machine.append("- **--quick: reduced shapes; these figures check the script and measure nothing**")
+    text = render(rows, machine, command)
+    out = args.out or REPO_ROOT / "results" / ("perf.md" if device.type == "cpu" else f"perf_{device.type}.md")
+    atomic_write_text(out, text)
+    print(text)
+    return 0

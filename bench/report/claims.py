@@ -1,0 +1,131 @@
+"""What this shows: each published claim whose algorithms are in the report, checked against its numbers.
+
+A claim is supported when the claimed-better algorithm's mean ± std interval over seeds lies wholly
+on the better side of the other's, contradicted when it lies wholly on the worse side, and "cannot
+tell" when the error bars overlap (or one seed gives no error bar). Every verdict names the budget
+(steps, training wall-clock) it was reached at, and whether the data are the published benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.published import CACCIA, COT_PAPER, SEQGAN_REPO, family
+
+
+@dataclass(frozen=True)
+class PairClaim:
+    """Claim: `better` has a lower `figure` than `worse`, as a publication found it."""
+
+    text: str
+    citation: str
+    better: str
+    worse: str
+    figure: str = "nll_oracle"
+
+
+PAIR_CLAIMS = (
+    PairClaim("CoT reaches a lower NLL_oracle than MLE (≈ 8.1 vs 9.43)", COT_PAPER, "cot", "mle"),
+    PairClaim("SeqGAN reaches a lower NLL_oracle than MLE (8.68 vs 9.07)", SEQGAN_REPO, "seqgan", "mle"),
+)
+GANS = ("seqgan", "cot")
+"""The algorithms Caccia et al. compared MLE against over temperature (CoT among the "language GANs")."""
+LOWER_IS_BETTER = {"nll_oracle": True, "nll_test": True, "bleu5": False, "self_bleu5": True}
+
+
+def compare(a: tuple[float, float], b: tuple[float, float], lower_is_better: bool = True) -> str:
+    """"better", "worse" or "overlap": where a's mean ± std interval lies against b's."""
+    (mean_a, std_a), (mean_b, std_b) = a, b
+    if any(math.isnan(v) for v in (mean_a, mean_b, std_a, std_b)):
+        return "overlap"
+    if mean_a + std_a < mean_b - std_b:
+        return "better" if lower_is_better else "worse"
+    if mean_a - std_a > mean_b + std_b:
+        return "worse" if lower_is_better else "better"
+    return "overlap"
+
+
+def _budget(row: pd.Series) -> str:
+    wall = row.get("wall_s_mean", math.nan)
+    wall_text = f", {wall:,.0f} s" if isinstance(wall, float) and not math.isnan(wall) else ""
+    return f"{row['group']} {row['steps_mean']:,.0f} steps{wall_text}"
+
+
+def pair_verdicts(summary: pd.DataFrame, benchmark_note: str) -> list[str]:
+    """One line per (claim, pair of groups, selection) whose figure both groups report."""
+    lines = []
+    for claim in PAIR_CLAIMS:
+        rows = summary[summary["algorithm"].map(family).isin([claim.better, claim.worse])]
+        for selection, at in rows.groupby("selection", sort=False):
+            better = at[at["algorithm"].map(family) == claim.better]
+            worse = at[at["algorithm"].map(family) == claim.worse]
+            for _, b in better.iterrows():
+                for _, w in worse.iterrows():
+                    lines.append(_pair_line(claim, b, w, selection, benchmark_note))
+    return lines
+
+
+def _pair_line(claim: PairClaim, b: pd.Series, w: pd.Series, selection: str, benchmark_note: str) -> str:
+    f = claim.figure
+    a_stats, b_stats = (b[f"{f}_mean"], b[f"{f}_std"]), (w[f"{f}_mean"], w[f"{f}_std"])
+    verdict = {"better": "supports", "worse": "contradicts", "overlap": "cannot tell"}[compare(a_stats, b_stats)]
+    if verdict == "cannot tell":
+        verdict += " (one seed: no error bar)" if min(b["n"], w["n"]) < 2 else " (error bars overlap)"
+    numbers = f"{b['group']} {a_stats[0]:.3f} ± {a_stats[1]:.3f} vs {w['group']} {b_stats[0]:.3f} ± {b_stats[1]:.3f}"
+    return (
+        f"- **{verdict}**: {claim.text} ({claim.citation}). Here, at {selection}: {numbers} {f} "
+        f"(n = {b['n']}, {w['n']}; budgets: {_budget(b)}; {_budget(w)}){benchmark_note}."
+    )
+
+
+def caccia_verdicts(temperature: pd.DataFrame, kind: str, benchmark_note: str) -> list[str]:
+    """Caccia et al.: MLE is at least as good as the GANs at every temperature, on both curve axes."""
+    axes = ("bleu5", "self_bleu5") if kind == "text" else ("nll_oracle", "nll_test")
+    if temperature.empty or any(axis not in temperature for axis in axes):
+        return []
+    stats = temperature.groupby(["algorithm", "temperature"])[list(axes)].agg(["mean", "std"])
+    algorithms = stats.index.get_level_values(0).unique()
+    lines = []
+    for mle in [a for a in algorithms if _family(a) == "mle"]:
+        for gan in [a for a in algorithms if _family(a) in GANS]:
+            outcomes = []
+            for tau in sorted(set(stats.loc[mle].index) & set(stats.loc[gan].index)):
+                for axis in axes:
+                    m, g = stats.loc[(mle, tau), axis], stats.loc[(gan, tau), axis]
+                    outcomes.append(compare((m["mean"], m["std"]), (g["mean"], g["std"]), LOWER_IS_BETTER[axis]))
+            if not outcomes:
+                continue
+            verdict = "contradicts" if "worse" in outcomes else ("supports" if "better" in outcomes else "cannot tell")
+            if verdict == "cannot tell":
+                verdict += " (error bars overlap at every τ)"
+            lines.append(
+                f"- **{verdict}**: MLE is at least as good as the GANs across temperatures ({CACCIA}). Here: "
+                f"{mle} vs {gan} over τ on {' and '.join(axes)}, final models: {outcomes.count('better')} "
+                f"comparisons better, {outcomes.count('worse')} worse, {outcomes.count('overlap')} within "
+                f"error bars{benchmark_note}."
+            )
+    return lines
+
+
+def _family(label: str) -> str:
+    """The published algorithm of a row label such as `mle (train.steps=50)`."""
+    return family(label.split(" (")[0])
+
+
+def what_this_shows(summary: pd.DataFrame, temperature: pd.DataFrame, kind: str, benchmark: str | None) -> list[str]:
+    """The lines of the "What this shows" section for one dataset (empty when no claim applies)."""
+    note = "" if benchmark == "canonical_oracle" else "; these data are not the published benchmark"
+    lines = pair_verdicts(summary, note) if kind == "synthetic" and "nll_oracle_mean" in summary else []
+    return lines + caccia_verdicts(temperature, kind, note if kind == "synthetic" else "")
+
+
+def claims_section(per_dataset: Sequence[tuple[str, list[str]]]) -> list[str]:
+    """The section, with one sub-list per dataset; says so when no published claim applies."""
+    lines = ["## What this shows", ""]
+    for dataset, found in per_dataset:
+        lines += [f"On `{dataset}`:", "", *(found or ["- no published claim concerns these algorithms."]), ""]
+    return lines

@@ -1,0 +1,83 @@
+"""`python -m bench.report SWEEP_DIR`: the comparison report of a sweep, under outputs/reports/<name>/.
+
+Only complete runs count; every other run is listed as left out, with its status and reason.
+Runs are grouped by algorithm choice, and runs whose configs differ in anything but the seed are
+refused unless `--group-by` says which keys make separate rows. Nothing the results folder names
+is imported unless it is part of the suite (or trusted with `--allow-target`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from bench.errors import BenchError
+from bench.report.header import regenerate_command
+from bench.report.writer import Options, write_report
+from bench.schema import DEVICE_PATTERN
+
+DEFAULT_OUT = Path("outputs") / "reports"
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Options()
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a sweep folder (e.g. outputs/sweeps/quick_synthetic)")
+    parser.add_argument("--name", help=f"report folder name under {DEFAULT_OUT} (default: the sweep folder's name)")
+    parser.add_argument("--out", type=Path, help=f"the report folder (default: {DEFAULT_OUT}/<name>)")
+    parser.add_argument(
+        "--temperatures", default=",".join(f"{t:g}" for t in defaults.temperatures), help="comma-separated τ grid"
+    )
+    parser.add_argument("--temperature-samples", type=int, default=defaults.temperature_samples)
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--group-by", default="", help="comma-separated config keys that make separate rows")
+    parser.add_argument(
+        "--allow-target", action="append", default=[], help="a trusted _target_ module prefix outside the suite"
+    )
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """Validated options: one-line errors naming the value and what is allowed."""
+    try:
+        temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
+    except ValueError:
+        temperatures = ()
+    if not temperatures or any(not (t > 0 and math.isfinite(t)) for t in temperatures):
+        raise BenchError(f"--temperatures={args.temperatures}: must be comma-separated finite numbers > 0")
+    if args.temperature_samples < 2:
+        raise BenchError(f"--temperature-samples={args.temperature_samples}: must be at least 2")
+    if not DEVICE_PATTERN.fullmatch(args.device):
+        raise BenchError(f"--device={args.device}: must be auto, cpu, cuda or cuda:N")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"--device={args.device}: CUDA is not available on this machine (use cpu or auto)")
+    if args.threads < 0:
+        raise BenchError(f"--threads={args.threads}: must be >= 0 (0 keeps torch's default)")
+    group_by = tuple(key.strip() for key in args.group_by.split(",") if key.strip())
+    return Options(
+        temperatures, args.temperature_samples, args.device, args.threads, group_by, tuple(args.allow_target)
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the report; print its README. Exit 2 with one line on any problem the user can fix."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        if not args.sweep_dir.is_dir():
+            raise BenchError(f"{args.sweep_dir}: no such sweep folder")
+        options = options_from(args)
+        out_dir = args.out or DEFAULT_OUT / (args.name or args.sweep_dir.resolve().name)
+        with torch.no_grad():
+            readme = write_report(args.sweep_dir, out_dir, regenerate_command(args.sweep_dir, argv), options)
+    except BenchError as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(readme.read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,126 @@
+"""The report's figures: learning curves (against step and wall-clock), prefix-JSD curves, the CoT JSD figure.
+
+Every curve is the mean over seeds with a ±std band, one colour per algorithm choice everywhere.
+Saturated JSD figures never reach these plots (bench/report/figures.py leaves them out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from bench.report.figures import LABELS
+from bench.report.grouping import Group
+from bench.report.runs import RunResult
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+COLOURS = {"mle": "#1f77b4", "seqgan": "#d62728", "cot": "#2ca02c", "nested_cot": "#ff7f0e"}
+_EXTRA = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+COT_CURVES = {
+    "jsd": "true JSD(P, G)",
+    "jsd_stepwise_bound": "stepwise bound (per-token mixture)",
+    "jsd_mediator_bound": "mediator bound ½KL(P‖M) + ½KL(G‖M)",
+}
+
+
+def colour(name: str) -> str:
+    return COLOURS.get(name, _EXTRA[sum(map(ord, name)) % len(_EXTRA)])
+
+
+def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
+    """PNG and PDF without timestamps, so the same data give the same files."""
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    figure.savefig(paths[0], dpi=150, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    plt.close(figure)
+    return paths
+
+
+def _band(axis: plt.Axes, curves: pd.DataFrame, name: str, label: str, linestyle: str = "-") -> None:
+    mean, std = curves.mean(axis=1), curves.std(axis=1, ddof=1).fillna(0.0)
+    axis.plot(mean.index, mean.values, color=colour(name), label=label, linestyle=linestyle)
+    axis.fill_between(mean.index, mean - std, mean + std, color=colour(name), alpha=0.2, linewidth=0)
+
+
+def _curves(runs: Sequence[RunResult], x: str, y: str) -> pd.DataFrame:
+    """One column per run: `y` indexed by `x` (runs evaluated at different x are aligned by pandas)."""
+    columns = [h.set_index(x)[y] for h in (run.history() for run in runs) if x in h and y in h]
+    return pd.concat(columns, axis=1).sort_index().interpolate(limit_area="inside") if columns else pd.DataFrame()
+
+
+def plot_learning_curves(groups: dict[Group, list[RunResult]], figures: Sequence[str], stem: Path) -> list[Path]:
+    """Each figure against step (top row) and against training wall-clock (bottom row, compute-matched)."""
+    if not figures or not groups:
+        return []
+    figure, axes = plt.subplots(2, len(figures), figsize=(4.6 * len(figures), 7.0), squeeze=False)
+    for group, runs in groups.items():
+        for row, x in enumerate(("step", "wall_s")):
+            for axis, name in zip(axes[row], figures, strict=True):
+                curves = _curves(runs, x, name)
+                if not curves.empty:
+                    _band(axis, curves, group.algorithm, f"{group.label} (n = {curves.shape[1]})")
+    for row, xlabel in enumerate(("step (each algorithm's own unit)", "training wall-clock (s)")):
+        for axis, name in zip(axes[row], figures, strict=True):
+            axis.set_xlabel(xlabel)
+            axis.set_ylabel(LABELS.get(name, name))
+            axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    return save_figure(figure, stem)
+
+
+def final_prefix_curves(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """One column per run: J_t at the run's last evaluation, indexed by t."""
+    columns = []
+    for run in runs:
+        table = run.prefix_jsd()
+        if table is not None and len(table):
+            last = table[table["step"] == table["step"].max()]
+            columns.append(last.set_index("t")["jsd"])
+    return pd.concat(columns, axis=1).sort_index() if columns else pd.DataFrame()
+
+
+def plot_prefix_jsd(groups: dict[Group, list[RunResult]], stem: Path) -> list[Path]:
+    """The final J_t = JSD(P_{1:t} ‖ G_{1:t}) against t, mean ± std over seeds per algorithm."""
+    curves = {group: final_prefix_curves(runs) for group, runs in groups.items()}
+    curves = {group: table for group, table in curves.items() if not table.empty}
+    if not curves:
+        return []
+    figure, axis = plt.subplots(figsize=(5.5, 4.0))
+    for group, table in curves.items():
+        _band(axis, table, group.algorithm, f"{group.label} (n = {table.shape[1]})")
+    axis.set_xlabel("prefix length t")
+    axis.set_ylabel("J_t = JSD(P_{1:t} ‖ G_{1:t}) (nats)")
+    axis.set_title("prefix JSD at the end of training")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    return save_figure(figure, stem)
+
+
+def plot_cot_jsd(groups: dict[Group, list[RunResult]], shown: Sequence[str], stem: Path) -> list[Path]:
+    """Per CoT variant: true JSD, stepwise bound and mediator bound against step (the CoT paper's JSD figure)."""
+    cot_groups = {
+        group: runs for group, runs in groups.items()
+        if "jsd" in shown and any("jsd_mediator_bound" in run.history() for run in runs)
+    }  # fmt: skip
+    if not cot_groups:
+        return []
+    figure, axes = plt.subplots(1, len(cot_groups), figsize=(5.5 * len(cot_groups), 4.0), squeeze=False)
+    styles = dict(zip(COT_CURVES, ("-", "--", ":"), strict=True))
+    for axis, (group, runs) in zip(axes[0], cot_groups.items(), strict=True):
+        for name, label in COT_CURVES.items():
+            curves = _curves(runs, "step", name)
+            if not curves.empty:
+                mean, std = curves.mean(axis=1), curves.std(axis=1, ddof=1).fillna(0.0)
+                axis.plot(mean.index, mean.values, linestyle=styles[name], label=label)
+                axis.fill_between(mean.index, mean - std, mean + std, alpha=0.15, linewidth=0)
+        axis.set_title(f"{group.label} on {group.dataset} (n = {len(runs)})")
+        axis.set_xlabel("step")
+        axis.set_ylabel("nats")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    return save_figure(figure, stem)

@@ -1,0 +1,96 @@
+"""Tables of one dataset from pandas: numeric CSV, Markdown, and booktabs LaTeX with caption and label.
+
+Our rows give mean ± sample std over seeds with n and the budget (steps, training wall-clock,
+sequences generated); each algorithm's rows are followed by the published figures measured on the
+same data, quoted as their authors gave them ("≈ 8.1") with the citation beside them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from bench.published import PublishedRow, family
+from bench.report.aggregate import BUDGET
+
+OURS = "this suite"
+
+
+def numeric_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str]) -> pd.DataFrame:
+    """The CSV table: every number a number (mean, std, n per figure and budget); published rows beside."""
+    rows: list[dict[str, Any]] = []
+    for _, ours in summary.iterrows():
+        row = {"dataset": ours["dataset"], "algorithm": ours["algorithm"], "group": ours["group"]}
+        row |= {"selection": ours["selection"], "source": OURS}
+        row |= {"citation": "", "approximate": "", "n": ours["n"]}
+        for name in (*BUDGET, *figures):
+            row |= {f"{name}_{part}": ours[f"{name}_{part}"] for part in ("mean", "std", "n")}
+        rows.append(row)
+        if ours["selection"] != "end":
+            continue
+        for entry in _published_for(ours["algorithm"], published, figures):
+            row = {"dataset": ours["dataset"], "algorithm": entry.algorithm, "group": entry.algorithm}
+            row["selection"] = "published"
+            row |= {"source": entry.source, "citation": entry.citation}
+            row["approximate"] = " ".join(sorted(entry.approximate))
+            row |= {f"{name}_mean": entry.figures.get(name, math.nan) for name in figures}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _published_for(algorithm: str, published: Sequence[PublishedRow], figures: Sequence[str]) -> list[PublishedRow]:
+    """The published rows of the algorithm's family that share a figure with the table."""
+    return [e for e in published if e.algorithm == family(algorithm) and any(f in e.figures for f in figures)]
+
+
+def _cell(mean: float, std: float, digits: int = 3) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    return f"{mean:.{digits}f}" if std is None or math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str]) -> pd.DataFrame:
+    """The human table (Markdown, LaTeX): cells "mean ± std", published figures as quoted."""
+    rows = []
+    for _, ours in summary.iterrows():
+        row = {"algorithm": ours["group"], "at": ours["selection"], "source": f"{OURS} (n = {ours['n']})"}
+        row["steps"] = _cell(ours["steps_mean"], math.nan, 0)
+        row["wall-clock (s)"] = _cell(ours["wall_s_mean"], ours["wall_s_std"], 0)
+        row["sequences"] = _cell(ours["sequences_mean"], math.nan, 0)
+        row |= {name: _cell(ours[f"{name}_mean"], ours[f"{name}_std"]) for name in figures}
+        rows.append(row)
+        if ours["selection"] != "end":
+            continue
+        for entry in _published_for(ours["algorithm"], published, figures):
+            note = f"; {entry.note}" if entry.note else ""
+            row = {"algorithm": entry.algorithm, "at": "published", "source": f"{entry.citation}{note}"}
+            row |= {"steps": "", "wall-clock (s)": "", "sequences": ""}
+            row |= {name: entry.cell(name) for name in figures}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    return table.to_markdown(index=False) + "\n"
+
+
+def _latex_escape(text: Any) -> str:
+    text = str(text)
+    for old, new in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(old, new)
+    for old, new in (("±", r"$\pm$"), ("≈", r"$\approx$"), ("α", r"$\alpha$"), ("—", "--"), ("J̄", r"$\bar J$")):
+        text = text.replace(old, new)
+    return text
+
+
+def latex(table: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with its caption and label."""
+    escaped = table.map(_latex_escape).rename(columns=_latex_escape)
+    styler = escaped.style.hide(axis="index")
+    return styler.to_latex(
+        hrules=True, caption=_latex_escape(caption), label=label, position_float="centering",
+        column_format="ll" + "l" + "r" * (len(table.columns) - 3),
+    ) + "\n"  # fmt: skip
