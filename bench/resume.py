@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 # Keys that may differ between a run and its resumption: how it runs, not what it computes.
-RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger")
+RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger", "sweep")
 # What every checkpoint written by `Checkpointer.save` holds.
 _PAYLOAD_KEYS = ("config", "fingerprint", "algorithm", "rng", "loop", "history", "final")
 
