@@ -133,9 +133,11 @@ def test_the_readme_example_algorithm_outside_the_repository_runs(tmp_path: Path
 def test_text_runs_sample_words_and_score_unknown_words_as_unk(tmp_path: Path) -> None:
     words = ["a", "man", "rides", "a", "red", "bike", "dog", "sits", "on", "the", "grass"]
     lines = [" ".join(words[(i + j) % len(words)] for j in range(2 + i % 4)) for i in range(160)]
-    (tmp_path / "image_coco.txt").write_text("\n".join(lines[:130]) + "\n", encoding="utf-8")
-    (tmp_path / "test_coco.txt").write_text("\n".join(lines[130:]) + "\n", encoding="utf-8")
-    overrides = ("dataset=coco", f"dataset.data_dir={tmp_path}", "dataset.tokenizer=whitespace", "train.steps=3")
+    (tmp_path / "train.txt").write_text("\n".join(lines[:130]) + "\n", encoding="utf-8")
+    (tmp_path / "test.txt").write_text("\n".join(lines[130:]) + "\n", encoding="utf-8")
+    files = ("dataset.train_file=train.txt", "dataset.test_file=test.txt")  # not the published names
+    overrides = ("dataset=coco", f"dataset.data_dir={tmp_path}", *files, "dataset.tokenizer=whitespace")
+    overrides += ("train.steps=3",)
     run(compose_config(*overrides, "eval.every=3", "eval.n_samples=40", "progress=false"), tmp_path / "run")
     loaded = load_run(tmp_path / "run")
     sentences = loaded.sample(20, seed=2)
