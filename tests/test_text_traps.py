@@ -198,7 +198,7 @@ def test_an_evaluation_checks_between_chunks_and_a_stop_is_redone_on_resume(tmp_
     assert len(calls) >= 2 + 1 + 2  # sampling chunks, scoring chunks, every 1,000 sentences of the text figures
 
     class Still:  # an algorithm with nothing to train: the loop's evaluations alone
-        generator, phase, finished = _text_generator(tmp_path)[0], "train", False
+        generator, phase, finished, schedule = _text_generator(tmp_path)[0], "train", False, None
 
         def step(self) -> dict[str, float]:
             return {}
