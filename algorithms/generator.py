@@ -208,6 +208,7 @@ class Generator(nn.Module):
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
+        self.sequences_sampled = 0  # sequences drawn by sample() so far: the loop's generated-data budget
         self.config = config
         self.space = config.space
         vocab, emb, hidden = config.space.vocab_size, config.emb_dim, config.hidden_dim
@@ -342,6 +343,7 @@ class Generator(nn.Module):
         """
         if temperature <= 0 or not math.isfinite(temperature):
             raise ValueError(f"temperature={temperature}: must be a finite number > 0")
+        self.sequences_sampled += n
         if prefix is not None and prefix.shape[0] != n:
             raise ValueError(f"prefix has {prefix.shape[0]} rows but n={n}")
         if prefix_lengths is not None:

@@ -50,6 +50,9 @@ class LoopState:
     """Set while the evaluation at `step` is under way: a stop during it leaves it to be redone on resume."""
     wall_s: float = 0.0
     """Seconds of training and evaluation so far (summed across resumed sessions)."""
+    sequences: int = 0
+    """Sequences the algorithm's models sampled in training steps (rollout completions included):
+    the generated-data budget, beside steps and wall-clock; evaluation samples are not counted."""
     loss_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     loss_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -70,6 +73,7 @@ class LoopState:
             "step": self.step,
             "pending_phase": self.pending_phase,
             "wall_s": self.wall_s,
+            "sequences": self.sequences,
             "loss_sums": dict(self.loss_sums),
             "loss_counts": dict(self.loss_counts),
         }
@@ -77,9 +81,15 @@ class LoopState:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LoopState:
         loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]), pending_phase=state.get("pending_phase"))
+        loop.sequences = int(state.get("sequences", 0))
         loop.loss_sums.update(state["loss_sums"])
         loop.loss_counts.update(state["loss_counts"])
         return loop
+
+
+def sequences_sampled(algorithm: Algorithm) -> int:
+    """Sequences sampled so far by every language model the algorithm trains (G, a mediator, ...)."""
+    return sum(getattr(network, "sequences_sampled", 0) for network in algorithm.networks().values())
 
 
 def _check_finite(figures: dict[str, float], step: int) -> None:
@@ -139,6 +149,7 @@ def train(
         now = time.perf_counter()
         state.wall_s, clock = state.wall_s + now - clock, now
         row["wall_s"] = round(state.wall_s, 3)
+        row["sequences_generated"] = state.sequences
         state.reset_losses()
         state.pending_phase = None
         on_evaluation(row, evaluation, state)
@@ -150,8 +161,10 @@ def train(
         while state.step < steps and not algorithm.finished:
             stop_check()
             phase = algorithm.phase
+            before = sequences_sampled(algorithm)
             with bar.step(phase):
                 losses = algorithm.step()
+            state.sequences += sequences_sampled(algorithm) - before
             state.step += 1
             _check_finite(losses, state.step)
             state.add_losses(losses)

@@ -44,3 +44,17 @@ def test_train_steps_overrides_the_default_budget(tmp_path: Path) -> None:
     cfg.progress = False
     run(cfg, tmp_path)
     assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 3, 4]
+
+
+def test_rows_count_the_sequences_each_algorithm_sampled_in_training(tmp_path: Path) -> None:
+    """The generated-data budget, against each update rule written out: MLE samples nothing; a CoT
+    iteration samples B from G for its G step and B from G for its M step; a Nested CoT iteration
+    adds B from M (M's step) and B/2 from G plus B from M (M2's step). Evaluation samples are not counted."""
+    b = 8
+    per_iteration = {"mle": 0, "cot": 2 * b, "nested_cot": b + b + (b // 2 + b)}
+    for name, per_step in per_iteration.items():
+        run_dir = tmp_path / name
+        overrides = ("dataset=synthetic_tiny", "train.steps=6", "eval.every=3", "eval.n_samples=50", "progress=false")
+        run(compose_config(f"algorithm={name}", f"algorithm.batch_size={b}", *overrides), run_dir)
+        history = pd.read_csv(run_dir / "history.csv")
+        assert history["sequences_generated"].tolist() == [0, 3 * per_step, 6 * per_step], name
