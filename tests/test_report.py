@@ -19,6 +19,7 @@ from bench.report.grouping import group_runs
 from bench.report.header import regenerate_command
 from bench.report.provenance import benchmark
 from bench.report.runs import collect
+from bench.report.writer import discriminator_notes
 from bench.schema import register_configs
 from bench.sweeps import sweep_name
 from tests.conftest import CONF_DIR, shared_file
@@ -64,6 +65,21 @@ def test_best_validation_row_is_read_from_history(tmp_path: Path) -> None:
     assert summary.loc["best nll_valid", "steps_mean"] == 10 and summary.loc["best nll_valid", "wall_s_mean"] == 5.0
     runs = per_run(group_runs(collect(tmp_path)), ["nll_oracle"]).set_index("selection")
     assert runs.loc["best nll_valid", "nll_oracle"] == 7.0 and runs.loc["end", "steps"] == 20
+
+
+def test_discriminator_accuracy_is_read_at_the_end_of_discriminator_pretraining(tmp_path: Path) -> None:
+    for seed, at_start in ((0, 0.71), (1, 0.83)):
+        history = [
+            {"step": 0, "phase": "pretrain_g", "nll_oracle": 9.0},
+            {"step": 5, "phase": "pretrain_d", "nll_oracle": 8.0, "d_test_acc": 0.6},
+            {"step": 8, "phase": "pretrain_d", "nll_oracle": 8.0, "d_test_acc": at_start},
+            {"step": 9, "phase": "adversarial", "nll_oracle": 7.9, "d_test_acc": 0.99},
+        ]
+        make_run(tmp_path, "seqgan", seed, {"nll_oracle": 7.9, "step": 9}, history=history)
+    make_run(tmp_path, "mle", 0, {"nll_oracle": 7.0, "step": 9})
+    (note,) = discriminator_notes(collect(tmp_path))
+    assert "seed 0: 0.710, seed 1: 0.830; lowest 0.710" in note
+    assert discriminator_notes([run for run in collect(tmp_path) if run.algorithm == "mle"]) == []
 
 
 def test_runs_whose_configs_differ_are_refused_naming_the_keys_unless_grouped(tmp_path: Path) -> None:

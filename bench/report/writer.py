@@ -159,7 +159,7 @@ def _dataset_section(
     files[-1].write_text(f"# Regenerate: {command}\n" + per_run(groups, shown).to_csv(index=False), encoding="utf-8")
     lines = [f"## {dataset}: figures (mean ± sample std over seeds)", ""]
     lines += [tables.markdown(tables.display_table(summary, published, shown))]
-    lines += [note for note in notes] + _data_notes(kind, data, shown)
+    lines += [note for note in notes] + _data_notes(kind, data, shown) + discriminator_notes(members)
     files += plots.plot_learning_curves(groups, shown, folder / f"learning_curves{suffix}")
     files += plots.plot_prefix_jsd(groups, folder / f"prefix_jsd{suffix}")
     files += plots.plot_cot_jsd(groups, shown, folder / f"cot_jsd{suffix}")
@@ -174,6 +174,32 @@ def _dataset_section(
         files.append(path)
     files += plot_temperature_curves(temperature, kind, folder / f"temperature_curves{suffix}")
     return Section(lines + [""], claims.what_this_shows(summary, temperature, kind, data), files, skipped)
+
+
+def discriminator_notes(runs: Sequence[RunResult]) -> list[str]:
+    """SeqGAN's discriminator at the start of adversarial training: its balanced accuracy on test vs G's samples.
+
+    A discriminator at chance gives G rewards that carry no information, so adversarial rounds then
+    measure nothing; the figure is the last evaluation of the `pretrain_d` phase (`d_test_acc`).
+    """
+    figures = []
+    for run in runs:
+        if not run.complete or not (run.path / "history.csv").exists():
+            continue
+        history = run.history()
+        if "d_test_acc" not in history or "phase" not in history:
+            continue
+        at_start = history[(history["phase"] == "pretrain_d") & history["d_test_acc"].notna()]
+        if not at_start.empty:
+            figures.append((run.seed, float(at_start["d_test_acc"].iloc[-1])))
+    if not figures:
+        return []
+    listed = ", ".join(f"seed {seed}: {value:.3f}" for seed, value in sorted(figures, key=lambda f: f[0] or 0))
+    values = [value for _, value in figures]
+    return [
+        f"SeqGAN's discriminator at the start of adversarial training, balanced accuracy on the test set "
+        f"against G's samples (0.5 is chance): {listed}; lowest {min(values):.3f}.\n"
+    ]
 
 
 def _data_notes(kind: str, data: str | None, shown: Sequence[str]) -> list[str]:
