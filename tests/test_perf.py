@@ -17,7 +17,9 @@ def test_perf_script_writes_every_figure_with_a_verdict(tmp_path: Path) -> None:
     assert main(["--quick", "--repeats", "1", "--out", str(out), "--data-root", str(tmp_path)]) == 0
     text = out.read_text()
     assert text.startswith("<!-- Regenerate: python -m bench.perf -->")
-    for needle in ("- CPU: ", "- GPU: ", "- libraries: ", "--quick: reduced shapes"):
+    needles = ("- commit: ", "- date: ", " measured in ", "- CPU: ", "- GPU: ", "- libraries: ")
+    needles += ("--quick: reduced shapes",)
+    for needle in needles:
         assert needle in text
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     figures = " ".join(row[0] for row in rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from bench.machine import machine_lines
 from bench.perf import figures
 from bench.perf.projection import projection_rows
 from bench.perf.timing import Row
-from bench.records import REPO_ROOT, atomic_write_text
+from bench.records import REPO_ROOT, atomic_write_text, git_revision
 from bench.runtime import resolve_device
 from bench.schema import DEVICE_PATTERN
 
@@ -81,11 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     torch.set_grad_enabled(True)
+    started = time.monotonic()
     rows = measure(
         device, args.repeats, args.data_root or default_root(), figures.QUICK if args.quick else figures.Sizes()
     )
     command = "python -m bench.perf" + ("" if device.type == "cpu" else f" device={name}")
-    machine = machine_lines() + [f"- device: {device}"]
+    machine = [
+        f"- commit: {git_revision()}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"measured in {time.monotonic() - started:,.0f} s",
+        *machine_lines(),
+        f"- device: {device}",
+    ]
     if args.quick:
         machine.append("- **--quick: reduced shapes; these figures check the script and measure nothing**")
     text = render(rows, machine, command)
