@@ -50,6 +50,11 @@ class LoopState:
     """Set while the evaluation at `step` is under way: a stop during it leaves it to be redone on resume."""
     wall_s: float = 0.0
     """Seconds of training and evaluation so far (summed across resumed sessions)."""
+    train_s: float = 0.0
+    """Wall-clock seconds inside training steps only (evaluations excluded): the compute budget."""
+    train_cpu_s: float = 0.0
+    """Process CPU seconds inside training steps only: the compute budget, immune to other load on the
+    machine (at one torch thread it is the training time an idle core would take)."""
     sequences: int = 0
     """Sequences the algorithm's models sampled in training steps (rollout completions included):
     the generated-data budget, beside steps and wall-clock; evaluation samples are not counted."""
@@ -73,6 +78,8 @@ class LoopState:
             "step": self.step,
             "pending_phase": self.pending_phase,
             "wall_s": self.wall_s,
+            "train_s": self.train_s,
+            "train_cpu_s": self.train_cpu_s,
             "sequences": self.sequences,
             "loss_sums": dict(self.loss_sums),
             "loss_counts": dict(self.loss_counts),
@@ -82,6 +89,8 @@ class LoopState:
     def from_state_dict(cls, state: dict[str, Any]) -> LoopState:
         loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]), pending_phase=state.get("pending_phase"))
         loop.sequences = int(state.get("sequences", 0))
+        loop.train_s = float(state.get("train_s", 0.0))
+        loop.train_cpu_s = float(state.get("train_cpu_s", 0.0))
         loop.loss_sums.update(state["loss_sums"])
         loop.loss_counts.update(state["loss_counts"])
         return loop
@@ -149,6 +158,8 @@ def train(
         now = time.perf_counter()
         state.wall_s, clock = state.wall_s + now - clock, now
         row["wall_s"] = round(state.wall_s, 3)
+        row["train_s"] = round(state.train_s, 3)
+        row["train_cpu_s"] = round(state.train_cpu_s, 3)
         row["sequences_generated"] = state.sequences
         state.reset_losses()
         state.pending_phase = None
@@ -162,8 +173,11 @@ def train(
             stop_check()
             phase = algorithm.phase
             before = sequences_sampled(algorithm)
+            started, started_cpu = time.perf_counter(), time.process_time()
             with bar.step(phase):
                 losses = algorithm.step()
+            state.train_s += time.perf_counter() - started
+            state.train_cpu_s += time.process_time() - started_cpu
             state.sequences += sequences_sampled(algorithm) - before
             state.step += 1
             _check_finite(losses, state.step)

@@ -141,9 +141,13 @@ def _on_evaluation(
 HEADLINE = ("nll_oracle", "nll_test", "nll_valid", "jsd", "jsd_prefix_mean", "bleu5", "self_bleu5", "sacrebleu")
 
 
+TIMES = ("wall_s", "train_s", "train_cpu_s")
+"""A history row's clocks: the budget, not figures of the model."""
+
+
 def headline(row: dict[str, Any], brief: bool = False) -> str:
     """The figures of one history row (with `brief`, only the headline ones), as `name value, ...`."""
-    skip = ("step", "phase", "wall_s")
+    skip = ("step", "phase", *TIMES)
     names = [k for k in HEADLINE if k in row] if brief else [k for k in row if k not in skip]
     return ", ".join(f"{k} {row[k]:.4g}" if isinstance(row[k], float) else f"{k} {row[k]}" for k in names)
 
@@ -158,8 +162,9 @@ def _finish(
         samples = evaluator(algorithm.generator, state.step).samples.tokens
     record.write_samples(dataset.decode(samples[: config.eval.n_saved_samples].cpu()))
     checkpoint.save_model(checkpointer.run_dir / MODEL, algorithm.generator, dataset)
-    final = {k: v for k, v in record.history[-1].items() if k not in ("wall_s", "phase")}
+    final = {k: v for k, v in record.history[-1].items() if k not in ("phase", *TIMES)}
     checkpointer.save(state, final)
-    record.meta["wall_s"] = round(state.wall_s, 3)
+    record.meta |= {"wall_s": round(state.wall_s, 3), "train_s": round(state.train_s, 3)}
+    record.meta["train_cpu_s"] = round(state.train_cpu_s, 3)
     record.finish(final)
     return final

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +60,29 @@ def test_rows_count_the_sequences_each_algorithm_sampled_in_training(tmp_path: P
         run(compose_config(f"algorithm={name}", f"algorithm.batch_size={b}", *overrides), run_dir)
         history = pd.read_csv(run_dir / "history.csv")
         assert history["sequences_generated"].tolist() == [0, 3 * per_step, 6 * per_step], name
+
+
+class SlowMLE(MLE):
+    """MLE whose every step also sleeps 50 ms: wall-clock the CPU clock must not count."""
+
+    def step(self) -> dict[str, float]:
+        time.sleep(0.05)
+        return super().step()
+
+
+def test_training_clocks_count_the_steps_alone(tmp_path: Path) -> None:
+    """train_s covers the training steps only (each sleeps 50 ms, so at least 4 x 0.05 s), never the
+    evaluations that wall_s also holds; train_cpu_s is CPU time, which a sleep does not use."""
+    cfg = compose_config("dataset=synthetic_tiny", "train.steps=4", "eval.every=2", "eval.n_samples=2000")
+    cfg.algorithm._target_ = f"{__name__}.SlowMLE"
+    cfg.progress = False
+    run(cfg, tmp_path)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history.loc[0, "train_s"] == 0 and history.loc[0, "train_cpu_s"] == 0  # step 0: evaluation only
+    end = history.iloc[-1]
+    assert 4 * 0.05 <= end["train_s"] < end["wall_s"]
+    assert 0 < end["train_cpu_s"] < end["train_s"] - 4 * 0.04
+    assert history["train_s"].is_monotonic_increasing and history["train_cpu_s"].is_monotonic_increasing
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["train_s"] == end["train_s"] and metrics["train_cpu_s"] == end["train_cpu_s"]
+    assert "train_s" not in metrics["final"] and "wall_s" not in metrics["final"]

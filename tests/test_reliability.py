@@ -21,7 +21,7 @@ from algorithms.mle import MLE
 from bench import checkpoint
 from bench.errors import BenchError
 from bench.lifecycle import RunLock
-from bench.run import CHECKPOINT, MODEL, build_run, run
+from bench.run import CHECKPOINT, MODEL, TIMES, build_run, run
 from bench.runtime import seed_everything
 from tests.conftest import REPO_ROOT, compose_config
 
@@ -93,7 +93,7 @@ def test_sigkill_then_rerun_resumes_and_ends_with_the_same_figures(tmp_path: Pat
     assert f"from its checkpoint at step {saved_step}" in out + err
     assert final_figures(tmp_path) == final_figures(uninterrupted)
     resumed, reference = pd.read_csv(tmp_path / "history.csv"), pd.read_csv(uninterrupted / "history.csv")
-    pd.testing.assert_frame_equal(resumed.drop(columns="wall_s"), reference.drop(columns="wall_s"))
+    pd.testing.assert_frame_equal(resumed.drop(columns=list(TIMES)), reference.drop(columns=list(TIMES)))
     assert (tmp_path / "samples.txt").read_text() == (uninterrupted / "samples.txt").read_text()
 
 

@@ -16,8 +16,10 @@ import pandas as pd
 from bench.report.grouping import Group
 from bench.report.runs import RunResult
 
-BUDGET = ("steps", "wall_s", "sequences")
-"""The budget columns: training steps, training wall-clock seconds, sequences generated in training."""
+BUDGET = ("steps", "wall_s", "train_s", "train_cpu_s", "sequences")
+"""The budget columns: training steps; wall-clock seconds with evaluations, and of training steps alone;
+process CPU seconds of training steps; sequences generated in training. (Runs made before the
+training clocks existed have only `wall_s`.)"""
 SELECTIONS = ("end", "best nll_valid")
 
 

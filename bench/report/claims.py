@@ -50,9 +50,12 @@ def compare(a: tuple[float, float], b: tuple[float, float], lower_is_better: boo
 
 
 def _budget(row: pd.Series) -> str:
-    wall = row.get("wall_s_mean", math.nan)
-    wall_text = f", {wall:,.0f} s" if isinstance(wall, float) and not math.isnan(wall) else ""
-    return f"{row['group']} {row['steps_mean']:,.0f} steps{wall_text}"
+    """`group N steps, T s` with T the training CPU time, else (older runs) the wall-clock with evaluations."""
+    for column, what in (("train_cpu_s_mean", "s training CPU"), ("wall_s_mean", "s wall-clock")):
+        value = row.get(column, math.nan)
+        if isinstance(value, float) and not math.isnan(value):
+            return f"{row['group']} {row['steps_mean']:,.0f} steps, {value:,.0f} {what}"
+    return f"{row['group']} {row['steps_mean']:,.0f} steps"
 
 
 def pair_verdicts(summary: pd.DataFrame, benchmark_note: str) -> list[str]:

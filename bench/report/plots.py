@@ -54,17 +54,21 @@ def _curves(runs: Sequence[RunResult], x: str, y: str) -> pd.DataFrame:
 
 
 def plot_learning_curves(groups: dict[Group, list[RunResult]], figures: Sequence[str], stem: Path) -> list[Path]:
-    """Each figure against step (top row) and against training wall-clock (bottom row, compute-matched)."""
+    """Each figure against step (top row) and against training wall-clock (bottom row, compute-matched;
+    wall-clock with evaluations for runs made before the training clock was recorded)."""
     if not figures or not groups:
         return []
     figure, axes = plt.subplots(2, len(figures), figsize=(4.6 * len(figures), 7.0), squeeze=False)
+    members = [run for runs in groups.values() for run in runs]
+    clock = "train_s" if all("train_s" in run.history() for run in members) else "wall_s"
     for group, runs in groups.items():
-        for row, x in enumerate(("step", "wall_s")):
+        for row, x in enumerate(("step", clock)):
             for axis, name in zip(axes[row], figures, strict=True):
                 curves = _curves(runs, x, name)
                 if not curves.empty:
                     _band(axis, curves, group.algorithm, f"{group.label} (n = {curves.shape[1]})")
-    for row, xlabel in enumerate(("step (each algorithm's own unit)", "training wall-clock (s)")):
+    clock_label = "training wall-clock (s)" if clock == "train_s" else "wall-clock with evaluations (s)"
+    for row, xlabel in enumerate(("step (each algorithm's own unit)", clock_label)):
         for axis, name in zip(axes[row], figures, strict=True):
             axis.set_xlabel(xlabel)
             axis.set_ylabel(LABELS.get(name, name))

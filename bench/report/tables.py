@@ -1,8 +1,9 @@
 """Tables of one dataset from pandas: numeric CSV, Markdown, and booktabs LaTeX with caption and label.
 
-Our rows give mean ± sample std over seeds with n and the budget (steps, training wall-clock,
-sequences generated); each algorithm's rows are followed by the published figures measured on the
-same data, quoted as their authors gave them ("≈ 8.1") with the citation beside them.
+Our rows give mean ± sample std over seeds with n and the budget (steps, wall-clock with
+evaluations, CPU time of the training steps alone, sequences generated); each algorithm's rows are
+followed by the published figures measured on the same data, quoted as their authors gave them
+("≈ 8.1") with the citation beside them.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
         row = {"algorithm": ours["group"], "at": ours["selection"], "source": f"{OURS} (n = {ours['n']})"}
         row["steps"] = _cell(ours["steps_mean"], math.nan, 0)
         row["wall-clock (s)"] = _cell(ours["wall_s_mean"], ours["wall_s_std"], 0)
+        row["training CPU (s)"] = _cell(ours["train_cpu_s_mean"], ours["train_cpu_s_std"], 0)
         row["sequences"] = _cell(ours["sequences_mean"], math.nan, 0)
         row |= {name: _cell(ours[f"{name}_mean"], ours[f"{name}_std"]) for name in figures}
         rows.append(row)
@@ -67,7 +69,7 @@ def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
         for entry in _published_for(ours["algorithm"], published, figures):
             note = f"; {entry.note}" if entry.note else ""
             row = {"algorithm": entry.algorithm, "at": "published", "source": f"{entry.citation}{note}"}
-            row |= {"steps": "", "wall-clock (s)": "", "sequences": ""}
+            row |= {"steps": "", "wall-clock (s)": "", "training CPU (s)": "", "sequences": ""}
             row |= {name: entry.cell(name) for name in figures}
             rows.append(row)
     return pd.DataFrame(rows)
