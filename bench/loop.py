@@ -53,8 +53,9 @@ class LoopState:
     train_s: float = 0.0
     """Wall-clock seconds inside training steps only (evaluations excluded): the compute budget."""
     train_cpu_s: float = 0.0
-    """Process CPU seconds inside training steps only: the compute budget, immune to other load on the
-    machine (at one torch thread it is the training time an idle core would take)."""
+    """Process CPU seconds inside training steps only: the compute budget, far less sensitive to other
+    load on the machine than wall-clock (contention still inflates it through shared caches; and with
+    several torch threads it sums over them, so it can exceed `train_s`)."""
     sequences: int = 0
     """Sequences the algorithm's models sampled in training steps (rollout completions included):
     the generated-data budget, beside steps and wall-clock; evaluation samples are not counted."""

@@ -75,7 +75,7 @@ def test_training_clocks_count_the_steps_alone(tmp_path: Path) -> None:
     evaluations that wall_s also holds; train_cpu_s is CPU time, which a sleep does not use."""
     cfg = compose_config("dataset=synthetic_tiny", "train.steps=4", "eval.every=2", "eval.n_samples=2000")
     cfg.algorithm._target_ = f"{__name__}.SlowMLE"
-    cfg.progress = False
+    cfg.progress, cfg.threads = False, 1  # one thread: CPU time cannot outrun wall-clock
     run(cfg, tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history.loc[0, "train_s"] == 0 and history.loc[0, "train_cpu_s"] == 0  # step 0: evaluation only
