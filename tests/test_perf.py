@@ -33,6 +33,9 @@ def test_perf_script_writes_every_figure_with_a_verdict(tmp_path: Path) -> None:
     projected = [row for row in rows if "projected paper_synthetic" in row[0]]
     assert len(projected) == 3 and all(" h (training " in row[1] and "evaluation" in row[1] for row in projected)
     assert "skipped: COCO files not found" in text  # no data under tmp_path: said, not hidden
+    for experiment, name in (("paper_coco", "coco"), ("paper_emnlp", "emnlp_news")):
+        skipped = next(row for row in rows if row[0] == f"| {experiment}: unit times on {name}")
+        assert skipped[1].startswith("skipped: dataset.train_file: ") and "no such file" in skipped[1]
 
 
 def test_perf_rejects_bad_arguments(capsys: pytest.CaptureFixture) -> None:
@@ -59,3 +62,22 @@ def test_reference_experiments_keep_evaluation_under_a_tenth_of_the_time(experim
         evaluating = evaluations(steps, cfg.eval.every, phase_ends) * 11.67 * cfg.eval.n_samples / 10_000
         assert evaluating / (training + evaluating) <= EVALUATION_SHARE, (experiment, name)
 
+
+@pytest.mark.slow
+def test_text_projection_times_the_units_on_the_experiments_own_data() -> None:
+    """paper_coco's projection comes from COCO's own unit times: one row of them, then one per algorithm."""
+    import torch
+
+    from bench.perf.figures import QUICK
+    from bench.perf.text_units import text_projection
+    from tests.conftest import DATA_ROOT
+
+    if not (DATA_ROOT / "coco" / "image_coco.txt").is_file():
+        pytest.skip(f"COCO files not found under {DATA_ROOT}")
+    head, *projected = text_projection("paper_coco", DATA_ROOT, torch.device("cpu"), 1, QUICK)
+    assert head.figure == "paper_coco: unit times on coco (T = 38, V = 4,663)"
+    for unit in ("MLE step ", "CoT iteration ", "SeqGAN rewards ", "D round ", "evaluation of 300 "):
+        assert unit in head.ours
+    assert [row.figure.split(",")[1].strip() for row in projected] == ["mle", "cot", "seqgan_reference"]
+    assert all("evaluation timed at 300 samples, not 10,000" in row.ours for row in projected)
+    assert projected[0].figure.endswith("(12,480 steps, 3 evaluations of 10,000)")

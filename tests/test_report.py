@@ -82,6 +82,45 @@ def test_discriminator_accuracy_is_read_at_the_end_of_discriminator_pretraining(
     assert discriminator_notes([run for run in collect(tmp_path) if run.algorithm == "mle"]) == []
 
 
+def _seqgan_history(best_valid_phase: str) -> list[dict]:
+    """SeqGAN's evaluations: NLL_valid lowest at the end of `best_valid_phase`."""
+    valid = {"pretrain_g": 6.0, "pretrain_d": 6.5, "adversarial": 6.5}
+    valid[best_valid_phase] = 5.0
+    return [
+        {"step": 0, "phase": "pretrain_g", "nll_oracle": 9.0, "nll_valid": 9.0},
+        {"step": 5, "phase": "pretrain_g", "nll_oracle": 8.0, "nll_valid": valid["pretrain_g"]},
+        {"step": 8, "phase": "pretrain_d", "nll_oracle": 8.0, "nll_valid": valid["pretrain_d"]},
+        {"step": 9, "phase": "adversarial", "nll_oracle": 7.9, "nll_valid": valid["adversarial"]},
+    ]
+
+
+def test_a_seqgan_model_selected_before_adversarial_training_is_named_and_tests_no_claim(tmp_path: Path) -> None:
+    """SeqGAN's best-validation evaluation is often its MLE pretraining: the table says so, and the
+    SeqGAN-beats-MLE claim is "not tested" there, since it would compare two MLE models."""
+    for seed in (0, 1):
+        make_run(tmp_path / "a", "seqgan", seed, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("pretrain_g"))
+        make_run(tmp_path / "a", "mle", seed, {"nll_oracle": 9.0 + 0.01 * seed, "nll_valid": 7.0, "step": 9})
+    summary = aggregate(group_runs(collect(tmp_path / "a")), ["nll_oracle"])
+    best = summary[(summary["algorithm"] == "seqgan") & (summary["selection"] == "best nll_valid")].iloc[0]
+    assert best["before_adversarial_mean"] == 1.0 and best["nll_oracle_mean"] == 8.0
+    end = summary[(summary["algorithm"] == "seqgan") & (summary["selection"] == "end")].iloc[0]
+    assert end["before_adversarial_mean"] == 0.0
+    assert math.isnan(summary[summary["algorithm"] == "mle"]["before_adversarial_mean"].iloc[0])
+    labels = list(tables.display_table(summary, [], ["nll_oracle"])["at"])
+    assert "best nll_valid (MLE pretraining: before any adversarial step)" in labels and "end" in labels
+    lines = claims.what_this_shows(summary, pd.DataFrame(), "synthetic", None)
+    seqgan = [line for line in lines if "SeqGAN reaches" in line]
+    assert [line.split("**")[1][:10] for line in seqgan] == ["supports", "not tested"]
+    assert "seqgan's model at best nll_valid is its MLE pretraining" in seqgan[1]
+    # one seed of two selected after adversarial training began: the verdict stands, with the count
+    make_run(tmp_path / "b", "seqgan", 0, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("pretrain_d"))
+    make_run(tmp_path / "b", "seqgan", 1, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("adversarial"))
+    mixed = aggregate(group_runs(collect(tmp_path / "b")), ["nll_oracle"])
+    best = mixed[mixed["selection"] == "best nll_valid"].iloc[0]
+    assert best["before_adversarial_mean"] == 0.5
+    assert tables.selection_label(best) == "best nll_valid (1 of 2 runs before any adversarial step)"
+
+
 def test_runs_whose_configs_differ_are_refused_naming_the_keys_unless_grouped(tmp_path: Path) -> None:
     for seed, steps in ((0, 50), (1, 100), (2, 100)):
         make_run(tmp_path, "mle", seed, {"nll_oracle": 2.0 + seed}, config={"train.steps": steps})

@@ -3,7 +3,9 @@
 Every figure is measured in one run on one machine, side by side with a plain implementation
 (bench/perf/baselines.py), as the median of several repeats with the min-max range. Targets are
 checked against those ratios and the table says plainly which are missed. The table ends with the
-projected hours per seed of `experiment=paper_synthetic` on this machine, evaluation included.
+projected hours per seed of `experiment=paper_synthetic`, `paper_coco` and `paper_emnlp` on this
+machine, evaluation included (the text ones from unit times measured on their own data, when the
+files are under the data root).
 It is printed and written to results/perf.md (results/perf_<device>.md off the CPU).
 """
 
@@ -22,6 +24,7 @@ from bench.errors import BenchError
 from bench.machine import machine_lines
 from bench.perf import figures
 from bench.perf.projection import projection_rows
+from bench.perf.text_units import TEXT_EXPERIMENTS, text_projection
 from bench.perf.timing import Row
 from bench.records import REPO_ROOT, atomic_write_text, git_revision
 from bench.runtime import resolve_device
@@ -39,6 +42,8 @@ def measure(device: torch.device, repeats: int, data_root: Path, sizes: figures.
         rows += figure(bench)
     rows += figures.text_metrics(data_root, sizes)
     rows += projection_rows(bench.seconds, bench.seconds["evaluation"], sizes.n_eval)
+    for experiment in TEXT_EXPERIMENTS:
+        rows += text_projection(experiment, data_root, device, repeats, sizes)
     return rows + figures.memory(bench)
 
 

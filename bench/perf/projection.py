@@ -24,7 +24,8 @@ def evaluations(steps: int, every: int, phase_ends: int = 0) -> int:
     return 1 + steps // every + (1 if steps % every else 0) + phase_ends
 
 
-def _experiment(name: str):
+def experiment_config(name: str):
+    """The composed root config of `experiment=NAME` (budgets, evaluation schedule, dataset, model)."""
     from hydra import compose, initialize_config_dir
 
     from bench.schema import register_configs
@@ -52,10 +53,14 @@ def plans(step: dict[str, float], budgets: dict[str, int], n_train: int = 10_000
 
 
 def projection_rows(
-    step: dict[str, float], evaluation_s: float, measured_samples: int, experiment: str = "paper_synthetic"
+    step: dict[str, float],
+    evaluation_s: float,
+    measured_samples: int,
+    experiment: str = "paper_synthetic",
+    n_train: int = 10_000,
 ) -> list[Row]:
     """One row per algorithm: projected hours per seed on this machine, with the evaluation share checked."""
-    cfg = _experiment(experiment)
+    cfg = experiment_config(experiment)
     every, n_samples = int(cfg.eval.every), int(cfg.eval.n_samples)
     scale = (
         ""
@@ -63,7 +68,7 @@ def projection_rows(
         else f"; evaluation timed at {measured_samples:,} samples, not {n_samples:,}"
     )
     rows = []
-    for name, (steps, training, phase_ends) in plans(step, dict(cfg.steps_by_algorithm)).items():
+    for name, (steps, training, phase_ends) in plans(step, dict(cfg.steps_by_algorithm), n_train).items():
         count = evaluations(steps, every, phase_ends)
         evaluating = count * evaluation_s
         total = training + evaluating

@@ -21,6 +21,12 @@ BUDGET = ("steps", "wall_s", "train_s", "train_cpu_s", "sequences")
 process CPU seconds of training steps; sequences generated in training. (Runs made before the
 training clocks existed have only `wall_s`.)"""
 SELECTIONS = ("end", "best nll_valid")
+PRETRAINING_PHASES = ("pretrain_g", "pretrain_d")
+"""Phases of a phased algorithm (SeqGAN) before its own update rule runs: G is still the MLE model."""
+BEFORE_ADVERSARIAL = "before_adversarial"
+"""Per run: 1.0 when the selected evaluation precedes every adversarial step (the model is SeqGAN's MLE
+pretraining), 0.0 after one, NaN for an algorithm without those phases. Averaged over seeds it is the
+share of runs whose "best nll_valid" model is their pretrained generator."""
 
 
 def _number(value: Any) -> float:
@@ -39,9 +45,17 @@ def run_figures(run: RunResult, selection: str) -> dict[str, float] | None:
             return None
         row = history.loc[history["nll_valid"].idxmin()].to_dict()
     figures = {key: _number(value) for key, value in row.items()}
+    figures[BEFORE_ADVERSARIAL] = _before_adversarial(history, row.get("phase"))
     figures["steps"] = figures.get("step", math.nan)
     figures["sequences"] = figures.get("sequences_generated", math.nan)
     return figures
+
+
+def _before_adversarial(history: pd.DataFrame, phase: Any) -> float:
+    """1.0 / 0.0 for a run with an adversarial phase (selected row before / in it), NaN otherwise."""
+    if "phase" not in history or not (history["phase"] == "adversarial").any():
+        return math.nan
+    return 1.0 if phase in PRETRAINING_PHASES else 0.0
 
 
 def per_run(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> pd.DataFrame:
@@ -54,7 +68,8 @@ def per_run(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> pd.
                 if values is not None:
                     row = {"dataset": group.dataset, "algorithm": group.algorithm, "group": group.label}
                     row |= {"seed": run.seed, "selection": selection, "path": str(run.path)}
-                    rows.append(row | {name: values.get(name, math.nan) for name in (*BUDGET, *figures)})
+                    columns = (*BUDGET, BEFORE_ADVERSARIAL, *figures)
+                    rows.append(row | {name: values.get(name, math.nan) for name in columns})
     return pd.DataFrame(rows)
 
 
@@ -78,7 +93,7 @@ def aggregate(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> p
                 "dataset": group.dataset, "algorithm": group.algorithm, "group": group.label,
                 "selection": selection, "n": len(per_run),
             }  # fmt: skip
-            for name in (*BUDGET, *figures):
+            for name in (*BUDGET, BEFORE_ADVERSARIAL, *figures):
                 mean, std, n = summarise([values.get(name, math.nan) for values in per_run])
                 row |= {f"{name}_mean": mean, f"{name}_std": std, f"{name}_n": n}
             rows.append(row)

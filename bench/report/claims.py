@@ -4,6 +4,9 @@ A claim is supported when the claimed-better algorithm's mean ± std interval ov
 on the better side of the other's, contradicted when it lies wholly on the worse side, and "cannot
 tell" when the error bars overlap (or one seed gives no error bar). Every verdict names the budget
 (steps, training wall-clock) it was reached at, and whether the data are the published benchmark.
+A claim about an adversarial algorithm is "not tested" by a selection whose model is still its MLE
+pretraining (SeqGAN's best-validation evaluation can precede every adversarial step): that compares
+two MLE models, whatever the numbers say.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.published import CACCIA, COT_PAPER, SEQGAN_REPO, family
+from bench.report.aggregate import BEFORE_ADVERSARIAL
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,24 @@ def pair_verdicts(summary: pd.DataFrame, benchmark_note: str) -> list[str]:
     return lines
 
 
+def _pretrained_share(row: pd.Series) -> float:
+    """Share of the row's runs whose selected model precedes every adversarial step (0 when not phased)."""
+    share = row.get(f"{BEFORE_ADVERSARIAL}_mean", math.nan)
+    return 0.0 if not isinstance(share, float) or math.isnan(share) else share
+
+
 def _pair_line(claim: PairClaim, b: pd.Series, w: pd.Series, selection: str, benchmark_note: str) -> str:
     f = claim.figure
     a_stats, b_stats = (b[f"{f}_mean"], b[f"{f}_std"]), (w[f"{f}_mean"], w[f"{f}_std"])
     verdict = {"better": "supports", "worse": "contradicts", "overlap": "cannot tell"}[compare(a_stats, b_stats)]
     if verdict == "cannot tell":
         verdict += " (one seed: no error bar)" if min(b["n"], w["n"]) < 2 else " (error bars overlap)"
+    pretrained = _pretrained_share(b)
+    if pretrained == 1:
+        model = f"{b['group']}'s model at {selection}"
+        verdict = f"not tested ({model} is its MLE pretraining, before any adversarial step)"
+    elif pretrained > 0:
+        verdict += f" ({round(pretrained * b['n'])} of {b['n']} {b['group']} runs selected before any adversarial step)"
     numbers = f"{b['group']} {a_stats[0]:.3f} ± {a_stats[1]:.3f} vs {w['group']} {b_stats[0]:.3f} ± {b_stats[1]:.3f}"
     return (
         f"- **{verdict}**: {claim.text} ({claim.citation}). Here, at {selection}: {numbers} {f} "

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.published import PublishedRow, family
-from bench.report.aggregate import BUDGET
+from bench.report.aggregate import BEFORE_ADVERSARIAL, BUDGET
 
 OURS = "this suite"
 
@@ -27,7 +27,7 @@ def numeric_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
         row = {"dataset": ours["dataset"], "algorithm": ours["algorithm"], "group": ours["group"]}
         row |= {"selection": ours["selection"], "source": OURS}
         row |= {"citation": "", "approximate": "", "n": ours["n"]}
-        for name in (*BUDGET, *figures):
+        for name in (*BUDGET, BEFORE_ADVERSARIAL, *figures):
             row |= {f"{name}_{part}": ours[f"{name}_{part}"] for part in ("mean", "std", "n")}
         rows.append(row)
         if ours["selection"] != "end":
@@ -57,7 +57,7 @@ def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
     """The human table (Markdown, LaTeX): cells "mean ± std", published figures as quoted."""
     rows = []
     for _, ours in summary.iterrows():
-        row = {"algorithm": ours["group"], "at": ours["selection"], "source": f"{OURS} (n = {ours['n']})"}
+        row = {"algorithm": ours["group"], "at": selection_label(ours), "source": f"{OURS} (n = {ours['n']})"}
         row["steps"] = _cell(ours["steps_mean"], math.nan, 0)
         row["wall-clock (s)"] = _cell(ours["wall_s_mean"], ours["wall_s_std"], 0)
         row["training CPU (s)"] = _cell(ours["train_cpu_s_mean"], ours["train_cpu_s_std"], 0)
@@ -73,6 +73,16 @@ def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
             row |= {name: entry.cell(name) for name in figures}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def selection_label(ours: pd.Series) -> str:
+    """The row's selection, saying when the selected SeqGAN model is still its MLE pretraining."""
+    share, n = ours.get(f"{BEFORE_ADVERSARIAL}_mean", math.nan), ours["n"]
+    if not isinstance(share, float) or math.isnan(share) or share == 0:
+        return ours["selection"]
+    if share == 1:
+        return f"{ours['selection']} (MLE pretraining: before any adversarial step)"
+    return f"{ours['selection']} ({round(share * n)} of {n} runs before any adversarial step)"
 
 
 def markdown(table: pd.DataFrame) -> str:
