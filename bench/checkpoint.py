@@ -90,17 +90,22 @@ def load(path: Path) -> dict[str, Any]:
     return payload
 
 
-def save_model(path: Path, generator: Generator, dataset: Dataset) -> None:
-    """The final generator alone, with its config, so it can be re-evaluated without retraining."""
+def save_model(path: Path, generator: Generator, dataset: Dataset, step: int | None = None) -> None:
+    """A generator alone, with its config, so it can be re-evaluated without retraining; `step` says
+    which evaluation it is (the best-validation model's), so a reader can check it against history.csv."""
     config = asdict(generator.config)
-    save(
-        path,
-        {
-            "generator_config": config,
-            "fingerprint": fingerprint(generator.config, dataset),
-            "state_dict": generator.state_dict(),
-        },
-    )
+    payload = {
+        "generator_config": config,
+        "fingerprint": fingerprint(generator.config, dataset),
+        "state_dict": generator.state_dict(),
+    }
+    save(path, payload | ({} if step is None else {"step": int(step)}))
+
+
+def saved_model_step(path: Path) -> int | None:
+    """The training step a model saved by `save_model` was taken at, or None when it was not recorded."""
+    step = load(path).get("step")
+    return int(step) if isinstance(step, int) else None
 
 
 def load_model(path: Path, dataset: Dataset) -> Generator:

@@ -21,7 +21,10 @@ from typing import Any, BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Every file a run writes (apart from its lock and Hydra's `.hydra/`): what `resume=never` removes.
-RUN_FILES = ("checkpoint.pt", "model.pt", "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json", "config.yaml")
+RUN_FILES = (
+    "checkpoint.pt", "model.pt", "model_best_valid.pt", "history.csv", "prefix_jsd.csv", "samples.txt", "metrics.json",
+    "config.yaml",
+)  # fmt: skip
 
 
 def _umask() -> int:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
+BEST_VALID_MODEL = "model_best_valid.pt"
+"""The generator at the evaluation with the lowest `nll_valid` so far (synthetic data: a fresh oracle
+sample), kept so that model selection without the test set reaches the temperature curves too."""
 # Keys that may differ between a run and its resumption: how it runs, not what it computes.
 RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger", "sweep")
 # What every checkpoint written by `Checkpointer.save` holds.

@@ -9,6 +9,7 @@ status in `bench.lifecycle`, the files in `bench.records`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -34,7 +35,7 @@ from bench.tracking import open_tracker
 log = logging.getLogger(__name__)
 
 # Re-exported for callers that find a run's files by name.
-CHECKPOINT, MODEL = resume.CHECKPOINT, resume.MODEL
+CHECKPOINT, MODEL, BEST_VALID_MODEL = resume.CHECKPOINT, resume.MODEL, resume.BEST_VALID_MODEL
 
 
 def algorithm_name(cfg: DictConfig) -> str:
@@ -125,16 +126,31 @@ def _meta(
 def _on_evaluation(
     record: RunRecord, checkpointer: resume.Checkpointer, log_row: Callable[[dict[str, Any]], None]
 ) -> Callable[[dict[str, Any], Evaluation, LoopState], None]:
-    """Every evaluation: a history row (also to the tracker), the latest samples kept for the end, a checkpoint."""
+    """Every evaluation: a history row (also to the tracker), the latest samples kept for the end, the
+    model when its validation NLL is the lowest yet, a checkpoint (last, so a resumed run redoes the rest)."""
 
     def on_evaluation(row: dict[str, Any], evaluation: Evaluation, loop_state: LoopState) -> None:
+        best = lowest_valid_yet(record.history, row)
         record.append_history(row, evaluation.curves)
         log_row(row)
         record.last_samples = evaluation.samples.tokens
+        if best:
+            generator, dataset = checkpointer.algorithm.generator, checkpointer.dataset
+            checkpoint.save_model(checkpointer.run_dir / BEST_VALID_MODEL, generator, dataset, step=int(row["step"]))
         checkpointer.save(loop_state)
         log.debug("step %d (%s): %s", row["step"], row.get("phase", ""), headline(row))
 
     return on_evaluation
+
+
+def lowest_valid_yet(history: list[dict[str, Any]], row: dict[str, Any]) -> bool:
+    """True when `row`'s `nll_valid` is below every earlier one (the first of equal values wins, as
+    the report's selection of the best evaluation does)."""
+    value = row.get("nll_valid")
+    if not isinstance(value, float) or not math.isfinite(value):
+        return False
+    earlier = [r.get("nll_valid") for r in history]
+    return all(value < v for v in earlier if isinstance(v, float) and math.isfinite(v))
 
 
 # The figures a run's last line shows, when the dataset has them.

@@ -75,7 +75,9 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
         png = (folder / name).read_bytes()
         assert png.startswith(PNG_MAGIC) and len(png) > 5000
     temperature = pd.read_csv(folder / "temperature.csv", comment="#")
-    assert len(temperature) == 4 * 2 and set(temperature["temperature"]) == {0.9, 1.0}
+    # one row per run, temperature and selection (the final model and the one at the best nll_valid)
+    assert len(temperature) == 4 * 2 * 2 and set(temperature["temperature"]) == {0.9, 1.0}
+    assert set(temperature["selection"]) == {"end", "best nll_valid"}
     assert not list(tmp_path.glob(".reports*"))  # no staging folder left behind
 
 

@@ -75,7 +75,9 @@ def test_smoke_experiment_runs_every_algorithm_and_reports(tmp_path: Path) -> No
         png = (out / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
     temperature = pd.read_csv(out / "temperature.csv", comment="#")
-    assert len(temperature) == 2 * len(expected) * 3
+    # seeds x algorithms x temperatures x selections (final model, model at the best nll_valid)
+    assert len(temperature) == 2 * len(expected) * 3 * 2
+    assert set(temperature["selection"]) == {"end", "best nll_valid"}
 
 
 def test_a_run_ends_with_its_folder_status_and_figures_and_logs_its_life(tmp_path: Path) -> None:
@@ -109,3 +111,39 @@ def test_a_run_ends_with_its_folder_status_and_figures_and_logs_its_life(tmp_pat
     assert None not in found and found == sorted(found), (found, lines)
     nll_test = f"nll_test {figures['nll_test']:.4g}"
     assert nll_test in next(line for line in lines if "step 4 (train)" in line)
+
+
+def test_the_model_at_the_lowest_validation_nll_is_kept_and_reaches_the_temperature_curves(tmp_path: Path) -> None:
+    """MLE on 64 training sequences at a high learning rate overfits: its lowest nll_valid comes before
+    the end, model_best_valid.pt holds that evaluation's model (re-scoring the validation sample gives
+    the logged figure), and the report's temperature curves sweep it beside the final model."""
+    from bench.build import build
+    from bench.checkpoint import load_model, saved_model_step
+    from bench.run import BEST_VALID_MODEL, lowest_valid_yet
+    from metrics.nll import mean_token_nll
+
+    overrides = ("dataset=synthetic_tiny", "dataset.n_train=64", "algorithm.lr=0.05", "train.steps=300",
+                 "eval.every=20", "eval.n_samples=200", "progress=false", "threads=1")  # fmt: skip
+    for seed in (0, 1):
+        run(compose_config(*overrides, f"seed={seed}"), tmp_path / "s" / f"seed{seed}")
+    run_dir = tmp_path / "s" / "seed0"
+    history = pd.read_csv(run_dir / "history.csv")
+    best = history.loc[history["nll_valid"].idxmin()]
+    assert best["step"] < history["step"].iloc[-1]  # it overfits: the best is not the last
+    assert saved_model_step(run_dir / BEST_VALID_MODEL) == best["step"]
+    dataset = build(OmegaConf.load(run_dir / "config.yaml").dataset, "dataset")
+    model = load_model(run_dir / BEST_VALID_MODEL, dataset)
+    rescored = mean_token_nll(model.score(dataset.valid), dataset.space.mask(dataset.valid))
+    assert rescored == pytest.approx(best["nll_valid"], abs=1e-6)
+    args = ["--out", str(tmp_path / "out"), "--temperatures", "0.8,1", "--temperature-samples", "100", "--threads", "1"]
+    assert report_main([str(tmp_path / "s"), *args]) == 0
+    curves = pd.read_csv(tmp_path / "out" / "temperature.csv", comment="#")
+    assert sorted(curves.groupby("selection").size().items()) == [("best nll_valid", 4), ("end", 4)]
+    end, chosen = (
+        curves[curves["selection"] == s].set_index(["seed", "temperature"]) for s in ("end", "best nll_valid")
+    )
+    assert (end["nll_test"] != chosen["nll_test"]).all()  # two different models per run
+    # only a strictly lower validation NLL replaces the kept model
+    assert lowest_valid_yet([{"nll_valid": 2.0}], {"nll_valid": 1.5})
+    assert not lowest_valid_yet([{"nll_valid": 2.0}], {"nll_valid": 2.0})
+    assert not lowest_valid_yet([{"nll_valid": 2.0}], {"nll_oracle": 1.0})

@@ -102,10 +102,22 @@ def _pair_line(claim: PairClaim, b: pd.Series, w: pd.Series, selection: str, ben
 
 
 def caccia_verdicts(temperature: pd.DataFrame, kind: str, benchmark_note: str) -> list[str]:
-    """Caccia et al.: MLE is at least as good as the GANs at every temperature, on both curve axes."""
+    """Caccia et al.: MLE is at least as good as the GANs at every temperature, on both curve axes;
+    one verdict per pair and model selection (final models; best-validation models where there are any)."""
     axes = ("bleu5", "self_bleu5") if kind == "text" else ("nll_oracle", "nll_test")
     if temperature.empty or any(axis not in temperature for axis in axes):
         return []
+    if "selection" not in temperature:
+        temperature = temperature.assign(selection="end")
+    lines = []
+    for selection in [s for s in ("end", "best nll_valid") if s in set(temperature["selection"])]:
+        chosen = temperature[temperature["selection"] == selection]
+        models = "final models" if selection == "end" else "models at their best nll_valid"
+        lines += _caccia_lines(chosen, axes, models, benchmark_note)
+    return lines
+
+
+def _caccia_lines(temperature: pd.DataFrame, axes: tuple[str, str], models: str, benchmark_note: str) -> list[str]:
     stats = temperature.groupby(["algorithm", "temperature"])[list(axes)].agg(["mean", "std"])
     algorithms = stats.index.get_level_values(0).unique()
     lines = []
@@ -121,9 +133,12 @@ def caccia_verdicts(temperature: pd.DataFrame, kind: str, benchmark_note: str) -
             verdict = "contradicts" if "worse" in outcomes else ("supports" if "better" in outcomes else "cannot tell")
             if verdict == "cannot tell":
                 verdict += " (error bars overlap at every τ)"
+            pretrained = temperature.loc[temperature["algorithm"] == gan].get("before_adversarial")
+            if pretrained is not None and len(pretrained) and pretrained.eq(True).all():
+                verdict = f"not tested ({gan}'s {models} are its MLE pretraining, before any adversarial step)"
             lines.append(
                 f"- **{verdict}**: MLE is at least as good as the GANs across temperatures ({CACCIA}). Here: "
-                f"{mle} vs {gan} over τ on {' and '.join(axes)}, final models: {outcomes.count('better')} "
+                f"{mle} vs {gan} over τ on {' and '.join(axes)}, {models}: {outcomes.count('better')} "
                 f"comparisons better, {outcomes.count('worse')} worse, {outcomes.count('overlap')} within "
                 f"error bars{benchmark_note}."
             )

@@ -1,9 +1,13 @@
-"""Temperature curves: every complete run's saved final model re-evaluated over a grid of τ, no retraining.
+"""Temperature curves: every complete run's saved models re-evaluated over a grid of τ, no retraining.
 
 Caccia et al. compare models over the whole quality-diversity curve that temperature traces
 (docs/design.md §4): NLL_oracle against NLL_test on synthetic data, BLEU-5 against self-BLEU-5 on
-text. The dataset is rebuilt from each run's saved config, and only when every `_target_` in it
-is the suite's own; a model.pt that cannot be read skips that run, with the reason listed.
+text. Each run gives its final model (`model.pt`, selection "end") and, where it has a validation
+sample, the model of its lowest `nll_valid` (`model_best_valid.pt`, selection "best nll_valid"):
+an MLE run past its best is overfitted, and its final model alone would be an unfair curve. The
+dataset is rebuilt from each run's saved config, and only when every `_target_` in it is the
+suite's own; a model file that cannot be read, or whose step is not the history's best, skips that
+model with the reason listed.
 """
 
 from __future__ import annotations
@@ -17,70 +21,134 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from bench.build import build
-from bench.checkpoint import load_model
+from bench.checkpoint import load_model, saved_model_step
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
 from bench.evaluation import Evaluator
+from bench.report.aggregate import PRETRAINING_PHASES
 from bench.report.plots import colour, save_figure
 from bench.report.runs import RunResult, check_targets
+from bench.resume import BEST_VALID_MODEL, MODEL
 from bench.schema import EvalConfig
 
 DEFAULT_TEMPERATURES = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+END, BEST_VALID = "end", "best nll_valid"
+"""The two selections of a run's model, as the tables name them."""
+
+
+def best_valid_step(run: RunResult) -> int | None:
+    """The step of the run's evaluation with the lowest `nll_valid` (first of equals), or None without one."""
+    history = run.history()
+    if "nll_valid" not in history or history["nll_valid"].isna().all():
+        return None
+    return int(history.loc[history["nll_valid"].idxmin(), "step"])
+
+
+def before_adversarial(run: RunResult, selection: str) -> bool | None:
+    """Whether the selected model precedes every adversarial step (SeqGAN's MLE pretraining); None when
+    the run has no adversarial phase."""
+    history = run.history()
+    if "phase" not in history or not (history["phase"] == "adversarial").any():
+        return None
+    if selection == END:
+        return False
+    row = history.loc[history["nll_valid"].idxmin()]
+    return row["phase"] in PRETRAINING_PHASES
+
+
+def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[str], bool]:
+    """(selection, file) of the run's models to sweep, lines for those left out, and whether the best
+    model is the final one (its curve is then the final model's, not evaluated twice)."""
+    models, skipped = [(END, run.path / MODEL)], []
+    best = best_valid_step(run)
+    if best is None:
+        return models, skipped, False
+    final_step = int(run.history()["step"].iloc[-1])
+    if best == final_step:
+        return models, skipped, True
+    path = run.path / BEST_VALID_MODEL
+    try:
+        saved = saved_model_step(path)
+    except BenchError as error:
+        skipped.append(f"`{run.path}`: {BEST_VALID_MODEL} left out of the temperature curves ({error})")
+        return models, skipped, False
+    if saved != best:
+        skipped.append(
+            f"`{run.path}`: {BEST_VALID_MODEL} is from step {saved}, not the best nll_valid step {best}; "
+            "left out of the temperature curves"
+        )
+        return models, skipped, False
+    return models + [(BEST_VALID, path)], skipped, False
 
 
 def temperature_table(
     runs: Sequence[RunResult], temperatures: Sequence[float], n_samples: int, device: torch.device,
     allowed: Sequence[str] = (), labels: dict[Path, str] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """The figures of every complete run's model at each τ, and one line per run skipped (with why).
+    """The figures of every complete run's models at each τ (column `selection`: end, best nll_valid),
+    and one line per model skipped (with why).
 
     `labels` names each run's row group (its algorithm and group-by values); default: the algorithm.
     """
     labels = labels or {}
     rows, skipped, datasets, evaluators = [], [], {}, {}
-    complete = [run for run in runs if run.complete and (run.path / "model.pt").exists()]
+    complete = [run for run in runs if run.complete and (run.path / MODEL).exists()]
     for run in tqdm(complete, desc="temperature curves", disable=not complete):
         config = check_targets(run, allowed)
         key = OmegaConf.to_yaml(config.dataset)
         if key not in datasets:
             datasets[key] = build(config.dataset, "dataset")
         dataset: Dataset = datasets[key]
-        try:
-            generator = load_model(run.path / "model.pt", dataset).to(device)
-        except (BenchError, OSError, RuntimeError, ValueError, KeyError, EOFError) as error:
-            why = str(error).splitlines()[0] if str(error) else repr(error)
-            skipped.append(f"`{run.path}`: model.pt unreadable, run left out of the temperature curves ({why})")
-            continue
+        models, left_out, best_is_final = _models(run)
+        skipped += left_out
         label = labels.get(run.path, run.algorithm)
-        with torch.no_grad():
-            for tau in temperatures:
-                if (key, tau) not in evaluators:  # its fixed scores (oracle on test, ...) serve every run
-                    config_tau = EvalConfig(n_samples=n_samples, temperature=tau)
-                    evaluators[key, tau] = Evaluator(config_tau, dataset, 0, device)
-                evaluator = evaluators[key, tau]
-                evaluator.seed = int(run.seed or 0)  # samples depend on (seed, step) only, as in training
-                figures = evaluator(generator, step=-1).figures
-                rows.append({"algorithm": label, "seed": run.seed, "temperature": tau, **figures})
+        for selection, path in models:
+            try:
+                generator = load_model(path, dataset).to(device)
+            except (BenchError, OSError, RuntimeError, ValueError, KeyError, EOFError) as error:
+                why = str(error).splitlines()[0] if str(error) else repr(error)
+                skipped.append(f"`{run.path}`: {path.name} unreadable, left out of the temperature curves ({why})")
+                continue
+            selections = [END, BEST_VALID] if selection == END and best_is_final else [selection]
+            with torch.no_grad():
+                for tau in temperatures:
+                    if (key, tau) not in evaluators:  # its fixed scores (oracle on test, ...) serve every run
+                        config_tau = EvalConfig(n_samples=n_samples, temperature=tau)
+                        evaluators[key, tau] = Evaluator(config_tau, dataset, 0, device)
+                    evaluator = evaluators[key, tau]
+                    evaluator.seed = int(run.seed or 0)  # samples depend on (seed, step) only, as in training
+                    figures = evaluator(generator, step=-1).figures
+                    for chosen in selections:
+                        where = {"selection": chosen, "before_adversarial": before_adversarial(run, chosen)}
+                        rows.append({"algorithm": label, **where, "seed": run.seed, "temperature": tau, **figures})
     return pd.DataFrame(rows), skipped
 
 
 def plot_temperature_curves(table: pd.DataFrame, kind: str, stem: Path) -> list[Path]:
-    """Quality against diversity over τ: NLL_oracle vs NLL_test (synthetic), BLEU-5 vs self-BLEU-5 (text)."""
+    """Quality against diversity over τ: NLL_oracle vs NLL_test (synthetic), BLEU-5 vs self-BLEU-5 (text);
+    one panel per selection (final models; best-validation models where runs have them)."""
     x, y = ("self_bleu5", "bleu5") if kind == "text" else ("nll_test", "nll_oracle")
     if table.empty or x not in table or y not in table:
         return []
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(5.5, 4.2))
-    for algorithm, group in table.groupby("algorithm"):
-        by_tau = group.groupby("temperature")[[x, y]]
-        mean, std = by_tau.mean(), by_tau.std(ddof=1).fillna(0.0)
-        axis.errorbar(mean[x], mean[y], xerr=std[x], yerr=std[y], color=colour(algorithm), marker="o", label=algorithm)
-        for tau, point in mean.iterrows():
-            axis.annotate(f"{tau:g}", (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    axis.set_xlabel({"nll_test": "NLL_test (nats/token, coverage)"}.get(x, "self-BLEU-5 (lower: more diverse)"))
-    axis.set_ylabel({"nll_oracle": "NLL_oracle (nats/token, quality)"}.get(y, "BLEU-5 (quality)"))
-    axis.set_title("temperature sweep (labels: τ)")
-    axis.grid(alpha=0.3)
-    axis.legend()
+    selections = [s for s in (END, BEST_VALID) if s in set(table.get("selection", pd.Series([END])))]
+    figure, axes = plt.subplots(1, len(selections), figsize=(5.5 * len(selections), 4.2), squeeze=False)
+    for axis, selection in zip(axes[0], selections, strict=True):
+        chosen = table[table["selection"] == selection] if "selection" in table else table
+        for algorithm, group in chosen.groupby("algorithm"):
+            by_tau = group.groupby("temperature")[[x, y]]
+            mean, std = by_tau.mean(), by_tau.std(ddof=1).fillna(0.0)
+            axis.errorbar(
+                mean[x], mean[y], xerr=std[x], yerr=std[y], color=colour(algorithm), marker="o", label=algorithm
+            )
+            for tau, point in mean.iterrows():
+                axis.annotate(f"{tau:g}", (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        axis.set_xlabel({"nll_test": "NLL_test (nats/token, coverage)"}.get(x, "self-BLEU-5 (lower: more diverse)"))
+        axis.set_ylabel({"nll_oracle": "NLL_oracle (nats/token, quality)"}.get(y, "BLEU-5 (quality)"))
+        models = "final models" if selection == END else "models at the best nll_valid"
+        axis.set_title(f"temperature sweep, {models} (labels: τ)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
     return save_figure(figure, stem)
