@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from bench.report.figures import LABELS
 from bench.report.grouping import Group
@@ -124,6 +125,7 @@ def plot_cot_jsd(groups: dict[Group, list[RunResult]], shown: Sequence[str], ste
                 axis.fill_between(mean.index, mean - std, mean + std, alpha=0.15, linewidth=0)
         axis.set_title(f"{group.label} on {group.dataset} (n = {len(runs)})")
         axis.set_xlabel("step")
+        axis.xaxis.set_major_locator(MaxNLocator(5))  # step labels like 40000 overlap at the default density
         axis.set_ylabel("nats")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
