@@ -41,17 +41,25 @@ def run_figures(run: RunResult, selection: str) -> dict[str, float] | None:
         if run.wall_s is not None:
             row["wall_s"] = run.wall_s
     else:
-        if "nll_valid" not in history or history["nll_valid"].isna().all():
+        best = best_valid_row(history)
+        if best is None:
             return None
-        row = history.loc[history["nll_valid"].idxmin()].to_dict()
+        row = best.to_dict()
     figures = {key: _number(value) for key, value in row.items()}
-    figures[BEFORE_ADVERSARIAL] = _before_adversarial(history, row.get("phase"))
+    figures[BEFORE_ADVERSARIAL] = before_adversarial(history, row.get("phase"))
     figures["steps"] = figures.get("step", math.nan)
     figures["sequences"] = figures.get("sequences_generated", math.nan)
     return figures
 
 
-def _before_adversarial(history: pd.DataFrame, phase: Any) -> float:
+def best_valid_row(history: pd.DataFrame) -> pd.Series | None:
+    """The evaluation with the lowest `nll_valid` (the first of equals), or None when there is none."""
+    if "nll_valid" not in history or history["nll_valid"].isna().all():
+        return None
+    return history.loc[history["nll_valid"].idxmin()]
+
+
+def before_adversarial(history: pd.DataFrame, phase: Any) -> float:
     """1.0 / 0.0 for a run with an adversarial phase (selected row before / in it), NaN otherwise."""
     if "phase" not in history or not (history["phase"] == "adversarial").any():
         return math.nan

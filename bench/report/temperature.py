@@ -12,6 +12,7 @@ model with the reason listed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from bench.checkpoint import load_model, saved_model_step
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
 from bench.evaluation import Evaluator
-from bench.report.aggregate import PRETRAINING_PHASES
+from bench.report.aggregate import before_adversarial, best_valid_row
 from bench.report.plots import colour, save_figure
 from bench.report.runs import RunResult, check_targets
 from bench.resume import BEST_VALID_MODEL, MODEL
@@ -38,22 +39,17 @@ END, BEST_VALID = "end", "best nll_valid"
 
 def best_valid_step(run: RunResult) -> int | None:
     """The step of the run's evaluation with the lowest `nll_valid` (first of equals), or None without one."""
-    history = run.history()
-    if "nll_valid" not in history or history["nll_valid"].isna().all():
-        return None
-    return int(history.loc[history["nll_valid"].idxmin(), "step"])
+    best = best_valid_row(run.history())
+    return None if best is None else int(best["step"])
 
 
-def before_adversarial(run: RunResult, selection: str) -> bool | None:
+def model_before_adversarial(run: RunResult, selection: str) -> bool | None:
     """Whether the selected model precedes every adversarial step (SeqGAN's MLE pretraining); None when
-    the run has no adversarial phase."""
+    the run has no adversarial phase (the tables' `before_adversarial`, as a flag)."""
     history = run.history()
-    if "phase" not in history or not (history["phase"] == "adversarial").any():
-        return None
-    if selection == END:
-        return False
-    row = history.loc[history["nll_valid"].idxmin()]
-    return row["phase"] in PRETRAINING_PHASES
+    row = history.iloc[-1] if selection == END else best_valid_row(history)
+    flag = before_adversarial(history, None if row is None else row.get("phase"))
+    return None if math.isnan(flag) else flag == 1.0
 
 
 def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[str], bool]:
@@ -119,7 +115,7 @@ def temperature_table(
                     evaluator.seed = int(run.seed or 0)  # samples depend on (seed, step) only, as in training
                     figures = evaluator(generator, step=-1).figures
                     for chosen in selections:
-                        where = {"selection": chosen, "before_adversarial": before_adversarial(run, chosen)}
+                        where = {"selection": chosen, "before_adversarial": model_before_adversarial(run, chosen)}
                         rows.append({"algorithm": label, **where, "seed": run.seed, "temperature": tau, **figures})
     return pd.DataFrame(rows), skipped
 
