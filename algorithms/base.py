@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from algorithms.generator import Generator
+from models.generator import Generator
 
 
 @dataclass

@@ -22,11 +22,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.checks import check_at_least, check_finite, check_positive
-from algorithms.generator import Generator, GeneratorConfig, evaluating
-from algorithms.training import backward_by_chunks, chunk_size_for, teacher_forcing_backward
+from algorithms.losses import backward_by_chunks, chunk_size_for, teacher_forcing_backward
 from metrics.jsd import JSDEstimate, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo
 from metrics.nll import mean_token_nll
+from models.checks import check_at_least, check_finite, check_positive
+from models.generator import Generator, GeneratorConfig, evaluating
 
 
 @dataclass

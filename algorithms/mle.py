@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
-from algorithms.checks import check_at_least, check_finite, check_positive
-from algorithms.training import chunk_size_for, clipped_update, teacher_forcing_backward
+from algorithms.losses import chunk_size_for, clipped_update, teacher_forcing_backward
+from models.checks import check_at_least, check_finite, check_positive
 
 
 @dataclass

@@ -25,11 +25,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import EpochBatches, EvaluationContext, TrainingContext
-from algorithms.checks import check_at_least, check_positive
 from algorithms.cot import CoT, CoTConfig, generator_backward, mediator_config
-from algorithms.generator import Generator
-from algorithms.training import teacher_forcing_backward
+from algorithms.losses import teacher_forcing_backward
 from metrics.nll import mean_token_nll
+from models.checks import check_at_least, check_positive
+from models.generator import Generator
 
 
 @dataclass

@@ -17,15 +17,15 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.generator import Generator
-from bench.build import build
-from bench.checkpoint import load_model
+from bench.config.build import build
+from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
 from bench.datasets.tokenizers import tokenize
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
-from bench.runtime import resolve_device
-from bench.schema import EvalConfig
+from bench.evaluation.evaluator import Evaluator
+from bench.training.checkpoint import load_model
+from models.generator import Generator
 
 MODEL = "model.pt"
 

@@ -28,11 +28,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bench.config.schema import CONF_DIR, register_configs
 from bench.errors import BenchError
-from bench.lifecycle import SIGNALS, Interrupted, Reported, RunLock, describe
-from bench.loop import StopRequested
-from bench.records import atomic_write_text, read_status
-from bench.schema import CONF_DIR, register_configs
+from bench.files import atomic_write_text
+from bench.training.lifecycle import SIGNALS, Interrupted, Reported, RunLock, describe
+from bench.training.loop import StopRequested
+from bench.training.records import read_status
 
 log = logging.getLogger("bench")
 
@@ -65,7 +66,7 @@ def _sweep_worker(hydra_config: DictConfig) -> bool:
 
 
 def _run_job(cfg: DictConfig, run_dir: Path, job_name: str) -> None:
-    from bench.run import headline, run  # imported here so that `--help` stays fast
+    from bench.training.run import headline, run  # imported here so that `--help` stays fast
 
     with RunLock(run_dir):
         try:

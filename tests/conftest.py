@@ -17,10 +17,10 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
+from bench.config.schema import CONF_DIR
+from bench.config.schema import compose_config as compose_root_config
 from bench.data import DATA_ENV
-from bench.schema import CONF_DIR
-from bench.schema import compose_config as compose_root_config
+from models.generator import Generator, GeneratorConfig, SequenceSpace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get(DATA_ENV) or REPO_ROOT.parent / "shared" / "data").expanduser()

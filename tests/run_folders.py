@@ -1,4 +1,4 @@
-"""Run folders written by hand, laid out as `bench.run` writes them, for the report's tests."""
+"""Run folders written by hand, laid out as `bench.training.run` writes them, for the report's tests."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ SYNTHETIC_TARGET = "bench.datasets.synthetic.build_synthetic"
 
 
 def make_run(
-    root: Path, algorithm: str, seed: int, final: dict, status: str = "complete", dataset: str = "synthetic_tiny",
-    config: dict | None = None, data: dict | None = None, history: list[dict] | None = None,
-) -> Path:  # fmt: skip
-    """A run directory written by hand, laid out as `bench.run` writes one (without a model)."""
+    root: Path,
+    algorithm: str,
+    seed: int,
+    final: dict,
+    status: str = "complete",
+    dataset: str = "synthetic_tiny",
+    config: dict | None = None,
+    data: dict | None = None,
+    history: list[dict] | None = None,
+) -> Path:
+    """A run directory written by hand, laid out as `bench.training.run` writes one (without a model)."""
     run_dir = root / algorithm / dataset / f"seed{seed}"
     for extra in config or {}:
         run_dir = run_dir / f"{extra}={(config or {})[extra]}"
@@ -30,8 +37,11 @@ def make_run(
     saved = {
         "algorithm": {"_target_": f"algorithms.{algorithm}.Algo", "lr": 0.01},
         "dataset": {"_target_": SYNTHETIC_TARGET, "name": dataset, "oracle_path": None},
-        "train": {"steps": 10}, "eval": {"every": 10}, "seed": seed, "progress": False,
-    }  # fmt: skip
+        "train": {"steps": 10},
+        "eval": {"every": 10},
+        "seed": seed,
+        "progress": False,
+    }
     for dotted, value in (config or {}).items():
         node = saved
         *parents, last = dotted.split(".")

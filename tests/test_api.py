@@ -16,7 +16,7 @@ import torch
 
 from bench.api import load_run
 from bench.errors import BenchError
-from bench.run import run
+from bench.training.run import run
 from tests.conftest import REPO_ROOT, compose_config
 
 README = REPO_ROOT / "README.md"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.run import run
+from bench.training.run import run
 from tests.conftest import TINY_RUN, compose_config
 
 TINY = (*TINY_RUN[:1], "train.steps=20", "eval.every=10", "eval.n_samples=200", "progress=false")

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.cot import generator_backward, generator_loss
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
-from algorithms.training import IGNORED, teacher_forcing_backward, teacher_forcing_loss
+from algorithms.losses import IGNORED, teacher_forcing_backward, teacher_forcing_loss
+from models.generator import Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import make_generator
 

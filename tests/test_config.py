@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from bench.build import NODE_KEYS, config_class_of, resolve_target, validated
-from bench.run import run
-from bench.schema import NODE_SCHEMAS, Config, compose_config
+from bench.config.build import NODE_KEYS, config_class_of, resolve_target, validated
+from bench.config.schema import NODE_SCHEMAS, Config, compose_config
+from bench.training.run import run
 from tests.conftest import CONF_DIR, TINY_RUN
 
 
@@ -138,8 +138,8 @@ def test_help_and_job_are_named_cotbench(cli_in_process) -> None:
 
 def test_not_a_number_never_reaches_a_config() -> None:
     from algorithms.cot import CoTConfig
-    from algorithms.generator import ModelConfig
     from algorithms.seqgan import SeqGANConfig
+    from models.generator import ModelConfig
 
     for make, field in [
         (lambda: CoTConfig(g_lr=math.inf), "algorithm.g_lr"),

@@ -12,9 +12,9 @@ import torch
 
 from algorithms.base import EvaluationContext
 from algorithms.cot import CoT, CoTConfig, generator_loss
-from bench.build import validated
+from bench.config.build import validated
 from bench.errors import BenchError
-from bench.run import build_run, run
+from bench.training.run import build_run, run
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import compose_config, make_generator
 

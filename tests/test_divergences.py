@@ -12,17 +12,17 @@ import torch
 from torch import Tensor
 
 from algorithms.base import EvaluationContext
-from algorithms.generator import Generator, GeneratorConfig
-from bench.build import build
+from bench.config.build import build
+from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
-from bench.evaluation import Evaluator
-from bench.run import build_run, run
-from bench.schema import EvalConfig
-from bench.synthetic_figures import SyntheticFigures
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.synthetic import SyntheticFigures
+from bench.training.run import build_run, run
 from metrics.entropy import entropy_from_samples
 from metrics.jsd import LN2, jsd_exact, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo, jsd_monte_carlo
 from metrics.prefix_jsd import prefix_jsd_exact, prefix_jsd_monte_carlo
+from models.generator import Generator, GeneratorConfig
 from tests.conftest import compose_config
 
 CPU = torch.device("cpu")

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 import torch
 
-from bench import records
+from bench import files
 from bench.errors import BenchError
-from bench.lifecycle import RunLock
 from bench.report import main as report_main
-from bench.resume import comparable, first_difference
-from bench.run import CHECKPOINT, run
+from bench.training.lifecycle import RunLock
+from bench.training.resume import comparable, first_difference
+from bench.training.run import CHECKPOINT, run
 from tests.conftest import REPO_ROOT, cli_env, compose_config, run_cli
 from tests.run_folders import make_run
 
@@ -129,7 +129,7 @@ def test_item_4_a_full_disk_is_one_line_naming_the_path_and_the_run_is_failed(
             return FullDisk(handle, "wb")
         return os.fdopen(handle, "wb")
 
-    monkeypatch.setattr(records, "_open_for_write", open_for_write)
+    monkeypatch.setattr(files, "_open_for_write", open_for_write)
     with pytest.raises(BenchError) as raised:
         run(compose_config(*TINY), tmp_path)
     assert str(raised.value) == f"cannot write {tmp_path / CHECKPOINT}: no space left on device"
@@ -308,7 +308,7 @@ def test_item_12_stale_temporary_files_are_removed_on_the_next_start(tmp_path: P
 
 # Item 14: a protocol-2 pickle of plain numpy arrays is admitted; one that calls anything else is not.
 def test_item_14_protocol_2_oracle_pickle_is_admitted_and_nothing_runs(tmp_path: Path) -> None:
-    from bench.build import build
+    from bench.config.build import build
 
     arrays = seqgan_arrays(6, 8)
     oracle = tmp_path / "oracle_p2.pkl"
@@ -409,8 +409,16 @@ def test_an_unknown_device_and_an_unwritable_out_are_one_line(tmp_path: Path, ca
 def test_an_unreadable_model_skips_that_run_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sweep = tmp_path / "s"
     for seed in (0, 1):
-        cfg = compose_config("algorithm=mle", f"seed={seed}", "dataset=synthetic_tiny", "train.steps=10",
-                             "eval.every=10", "eval.n_samples=100", "progress=false", "threads=1")  # fmt: skip
+        cfg = compose_config(
+            "algorithm=mle",
+            f"seed={seed}",
+            "dataset=synthetic_tiny",
+            "train.steps=10",
+            "eval.every=10",
+            "eval.n_samples=100",
+            "progress=false",
+            "threads=1",
+        )
         run(cfg, sweep / f"seed{seed}")
     (sweep / "seed1" / "model.pt").write_bytes(b"garbage")
     args = ["--out", str(tmp_path / "out"), "--temperatures", "1", "--temperature-samples", "50", "--threads", "1"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace, draw_tokens
+from models.generator import Generator, GeneratorConfig, SequenceSpace, draw_tokens
 from tests.conftest import SMALL_SPACE as TINY
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import make_generator

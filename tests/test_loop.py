@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from algorithms.mle import MLE
-from bench.run import run
+from bench.training.run import run
 from tests.conftest import compose_config
 
 

@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
-from bench.build import build
+from bench.config.build import build
 from metrics.jsd import (
     LN2,
     jsd_exact,
@@ -17,6 +16,7 @@ from metrics.jsd import (
     jsd_stepwise_bound_monte_carlo,
 )
 from metrics.nll import mean_token_nll, nll_oracle, nll_test
+from models.generator import Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import compose_config
 
 

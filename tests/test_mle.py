@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from algorithms.base import EpochBatches
-from algorithms.training import teacher_forcing_loss
-from bench.run import run
+from algorithms.losses import teacher_forcing_loss
+from bench.training.run import run
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import compose_config, make_generator
 

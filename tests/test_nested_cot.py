@@ -16,11 +16,11 @@ from omegaconf import OmegaConf
 from algorithms.base import EpochBatches, EvaluationContext
 from algorithms.cot import CoT
 from algorithms.nested_cot import NestedCoT, NestedCoTConfig
-from bench.build import validated
+from bench.config.build import validated
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
-from bench.loop import DivergenceError, check_parameters
-from bench.run import TIMES, build_run, run
+from bench.training.loop import DivergenceError, check_parameters
+from bench.training.run import TIMES, build_run, run
 from tests.conftest import CONF_DIR, compose_config
 
 

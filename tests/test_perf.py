@@ -23,8 +23,16 @@ def test_perf_script_writes_every_figure_with_a_verdict(tmp_path: Path) -> None:
         assert needle in text
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     figures = " ".join(row[0] for row in rows)
-    for expected in ("sampling", "MLE step", "CoT iteration", "SeqGAN rewards", "full synthetic evaluation",
-                     "BLEU-2..5", "projected paper_synthetic, cot", "peak memory"):  # fmt: skip
+    for expected in (
+        "sampling",
+        "MLE step",
+        "CoT iteration",
+        "SeqGAN rewards",
+        "full synthetic evaluation",
+        "BLEU-2..5",
+        "projected paper_synthetic, cot",
+        "peak memory",
+    ):
         assert expected in figures
     verdicts = [row[-1].rstrip(" |") for row in rows]
     assert set(verdicts) <= {"met", "**missed**", "n/a", ""}

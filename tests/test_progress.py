@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.progress import ProgressBar, evaluations_left, format_seconds, steps_left_by_phase
-from bench.run import run
+from bench.training.progress import ProgressBar, evaluations_left, format_seconds, steps_left_by_phase
+from bench.training.run import run
 from tests.conftest import compose_config
 
 

@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from algorithms.mle import MLE
-from bench import checkpoint
 from bench.errors import BenchError
-from bench.lifecycle import RunLock
-from bench.run import CHECKPOINT, MODEL, TIMES, build_run, run
-from bench.runtime import seed_everything
+from bench.seeds import seed_everything
+from bench.training import checkpoint
+from bench.training.lifecycle import RunLock
+from bench.training.run import CHECKPOINT, MODEL, TIMES, build_run, run
 from tests.conftest import REPO_ROOT, compose_config
 
 # Small enough to run in seconds, slow enough (about 4 ms a step) to be stopped mid-training.

@@ -11,17 +11,17 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from bench.config.folders import sweep_name
+from bench.config.schema import register_configs
 from bench.errors import BenchError
-from bench.published import COCO_SHA256, EMNLP_TEST_SHA256, SYNTHETIC, benchmark_of, family, published_rows
 from bench.report import claims, figures, tables
 from bench.report.aggregate import aggregate, per_run
 from bench.report.grouping import group_runs
 from bench.report.header import regenerate_command
 from bench.report.provenance import benchmark
+from bench.report.published import COCO_SHA256, EMNLP_TEST_SHA256, SYNTHETIC, benchmark_of, family, published_rows
 from bench.report.runs import collect
 from bench.report.writer import discriminator_notes
-from bench.schema import register_configs
-from bench.sweeps import sweep_name
 from tests.conftest import CONF_DIR, shared_file
 from tests.run_folders import make_run
 
@@ -129,8 +129,9 @@ def test_runs_whose_configs_differ_are_refused_naming_the_keys_unless_grouped(tm
         group_runs(runs)
     groups = group_runs(runs, ["train.steps"])
     assert sorted((g.label, len(members)) for g, members in groups.items()) == [
-        ("mle (train.steps=100)", 2), ("mle (train.steps=50)", 1),
-    ]  # fmt: skip
+        ("mle (train.steps=100)", 2),
+        ("mle (train.steps=50)", 1),
+    ]
     with pytest.raises(BenchError, match="--group-by nope: not a config key"):
         group_runs(runs, ["nope"])
 
@@ -248,11 +249,19 @@ def test_figures_follow_the_dataset_kind_not_key_names(tmp_path: Path) -> None:
 def _summary(rows: list[tuple[str, float, float, int]]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"algorithm": a, "group": a, "selection": "end", "n": n, "nll_oracle_mean": m, "nll_oracle_std": s,
-             "steps_mean": 100.0, "wall_s_mean": 60.0}
+            {
+                "algorithm": a,
+                "group": a,
+                "selection": "end",
+                "n": n,
+                "nll_oracle_mean": m,
+                "nll_oracle_std": s,
+                "steps_mean": 100.0,
+                "wall_s_mean": 60.0,
+            }
             for a, m, s, n in rows
         ]
-    )  # fmt: skip
+    )
 
 
 def test_claims_support_contradict_or_cannot_tell_from_error_bars() -> None:
@@ -269,8 +278,12 @@ def test_claims_support_contradict_or_cannot_tell_from_error_bars() -> None:
         _summary([("cot", 9.0, 0.3, 3), ("mle", 9.2, 0.3, 3)]), pd.DataFrame(), "synthetic", None
     )
     assert overlap[0].startswith("- **cannot tell (error bars overlap)**")
-    lines = claims.what_this_shows(_summary([("seqgan_tiny", 8.0, 0.1, 2), ("mle", 9.0, 0.1, 2), ("cot", 9.0, 0.1, 2)]),
-                                   pd.DataFrame(), "synthetic", None)  # fmt: skip
+    lines = claims.what_this_shows(
+        _summary([("seqgan_tiny", 8.0, 0.1, 2), ("mle", 9.0, 0.1, 2), ("cot", 9.0, 0.1, 2)]),
+        pd.DataFrame(),
+        "synthetic",
+        None,
+    )
     assert [line.split(": ")[1][:22] for line in lines] == ["CoT reaches a lower NL", "SeqGAN reaches a lower"]
     assert claims.what_this_shows(_summary([("mle", 9.0, 0.1, 2)]), pd.DataFrame(), "synthetic", None) == []
 
@@ -305,8 +318,13 @@ def test_caccia_claim_is_read_over_temperatures() -> None:
 
 def test_family_maps_config_choices_to_published_algorithms() -> None:
     assert [family(a) for a in ("seqgan_tiny", "seqgan", "cot", "mle", "nested_cot", "mlex")] == [
-        "seqgan", "seqgan", "cot", "mle", "nested_cot", "mlex",
-    ]  # fmt: skip
+        "seqgan",
+        "seqgan",
+        "cot",
+        "mle",
+        "nested_cot",
+        "mlex",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from bench.report import main
 from bench.report.grouping import group_runs
 from bench.report.plots import final_prefix_curves, plot_cot_jsd, plot_prefix_jsd
 from bench.report.runs import collect
-from bench.run import run
+from bench.training.run import run
 from tests.conftest import REPO_ROOT, compose_config
 from tests.run_folders import make_run
 
@@ -115,8 +115,9 @@ def test_prefix_jsd_curves_are_the_last_evaluation_mean_over_seeds(tmp_path: Pat
         run_dir = make_run(tmp_path, "mle", seed, {"nll_oracle": 2.0})
         rows = [
             {"step": step, "t": t, "jsd": 0.1 * t + shift + (0.5 if step == 0 else 0.0), "se": 0.01, "exact": t == 1}
-            for step in (0, 10) for t in (1, 2, 3)
-        ]  # fmt: skip
+            for step in (0, 10)
+            for t in (1, 2, 3)
+        ]
         pd.DataFrame(rows).to_csv(run_dir / "prefix_jsd.csv", index=False)
     groups = group_runs(collect(tmp_path))
     [runs] = groups.values()
@@ -144,10 +145,20 @@ def test_parallel_sweep_through_joblib_processes(tmp_path: Path) -> None:
     """Two jobs in two processes at once: separate run directories, both complete, the report counts both."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     command = [
-        sys.executable, "-m", "bench", "--multirun", "hydra/launcher=local", "hydra.launcher.n_jobs=2",
-        "dataset=synthetic_tiny", "seed=0,1", "train.steps=30", "eval.every=15", "eval.n_samples=300",
-        "progress=false", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "bench",
+        "--multirun",
+        "hydra/launcher=local",
+        "hydra.launcher.n_jobs=2",
+        "dataset=synthetic_tiny",
+        "seed=0,1",
+        "train.steps=30",
+        "eval.every=15",
+        "eval.n_samples=300",
+        "progress=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     runs = collect(tmp_path / "sweep")

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from bench.errors import BenchError
 from bench.report import main as report_main
-from bench.run import HEADLINE, run
+from bench.training.run import HEADLINE, run
 from tests.conftest import CONF_DIR, REPO_ROOT, compose_config, run_cli
 
 TINY_RUN = ("dataset=synthetic_tiny", "train.steps=60", "eval.every=20", "eval.n_samples=400", "progress=false")
@@ -117,13 +117,21 @@ def test_the_model_at_the_lowest_validation_nll_is_kept_and_reaches_the_temperat
     """MLE on 64 training sequences at a high learning rate overfits: its lowest nll_valid comes before
     the end, model_best_valid.pt holds that evaluation's model (re-scoring the validation sample gives
     the logged figure), and the report's temperature curves sweep it beside the final model."""
-    from bench.build import build
-    from bench.checkpoint import load_model, saved_model_step
-    from bench.run import BEST_VALID_MODEL, lowest_valid_yet
+    from bench.config.build import build
+    from bench.training.checkpoint import load_model, saved_model_step
+    from bench.training.run import BEST_VALID_MODEL, lowest_valid_yet
     from metrics.nll import mean_token_nll
 
-    overrides = ("dataset=synthetic_tiny", "dataset.n_train=64", "algorithm.lr=0.05", "train.steps=300",
-                 "eval.every=20", "eval.n_samples=200", "progress=false", "threads=1")  # fmt: skip
+    overrides = (
+        "dataset=synthetic_tiny",
+        "dataset.n_train=64",
+        "algorithm.lr=0.05",
+        "train.steps=300",
+        "eval.every=20",
+        "eval.n_samples=200",
+        "progress=false",
+        "threads=1",
+    )
     for seed in (0, 1):
         run(compose_config(*overrides, f"seed={seed}"), tmp_path / "s" / f"seed{seed}")
     run_dir = tmp_path / "s" / "seed0"

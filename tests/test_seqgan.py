@@ -12,15 +12,15 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from algorithms.base import TrainingContext
-from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.generator import SequenceSpace
-from algorithms.rollout import complete_prefixes, policy_gradient_loss, rollout_rewards
-from algorithms.seqgan import SeqGAN, SeqGANConfig, discriminator_config
-from algorithms.training import backward, clipped_update
-from bench.build import validated
+from algorithms.losses import backward, clipped_update
+from algorithms.seqgan.algorithm import SeqGAN, SeqGANConfig, discriminator_config
+from algorithms.seqgan.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
+from algorithms.seqgan.rollout import complete_prefixes, policy_gradient_loss, rollout_rewards
+from bench.config.build import validated
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
 from bench.errors import BenchError
-from bench.run import run
+from bench.training.run import run
+from models.generator import SequenceSpace
 from tests.conftest import compose_config, make_generator
 
 SPACE = SequenceSpace(vocab_size=6, seq_len=5)

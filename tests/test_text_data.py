@@ -10,16 +10,16 @@ import pytest
 import torch
 from nltk.tokenize import word_tokenize
 
-from algorithms.generator import Generator, GeneratorConfig
-from bench.build import build
+from bench.config.build import build
+from bench.config.schema import EvalConfig
 from bench.data import DATA_ENV, DEFAULT_DATA_ROOT
 from bench.datasets.fetch import published_file
 from bench.datasets.text import TextConfig, TextFileError, build_text, data_dir
 from bench.datasets.tokenizers import detokenize, tokenize
 from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, VocabularyMismatchError
-from bench.evaluation import Evaluator
-from bench.run import run
-from bench.schema import EvalConfig
+from bench.evaluation.evaluator import Evaluator
+from bench.training.run import run
+from models.generator import Generator, GeneratorConfig
 from tests.conftest import SHARED_DATA, compose_config, run_cli, shared_file
 
 TRAIN = [

@@ -13,17 +13,17 @@ import torch
 from torch import nn
 
 from algorithms.cot import generator_loss
-from algorithms.generator import BLOCKED_LOGIT, Generator, GeneratorConfig, SequenceSpace
 from algorithms.mle import teacher_forcing_backward
+from bench.config.schema import EvalConfig
 from bench.datasets.text import TextConfig, build_text
 from bench.datasets.text_files import TextFileError
 from bench.datasets.tokenizers import detokenize, normalize, plain_text, tokenize
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
-from bench.loop import LoopState, StopRequested, train
-from bench.schema import EvalConfig
-from bench.text_figures import TextFigures
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.text import TextFigures
+from bench.training.loop import LoopState, StopRequested, train
 from metrics.bleu import References, bleu
+from models.generator import BLOCKED_LOGIT, Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import shared_file
 from tests.test_text_data import TEST, TRAIN, write_corpus
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from algorithms.mle import MLE
-from bench.run import run
+from bench.training.run import run
 from tests.conftest import compose_config
 from tests.test_run import run_cli
 

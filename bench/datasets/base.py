@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import Tensor
 
-from algorithms.generator import Generator, SequenceSpace
 from bench.datasets.vocabulary import Vocabulary
+from models.generator import Generator, SequenceSpace
 
 # What each kind must carry besides the sequences.
 REQUIRED_BY_KIND = {"synthetic": ("oracle",), "text": ("vocabulary", "references")}

@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bench.errors import BenchError
+from bench.files import umask
 
 DATA_ENV = "COTBENCH_DATA"
 """Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
@@ -151,12 +152,6 @@ def published_file(name: str) -> tuple[str, RemoteFile] | None:
     return None
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _prepare_folder(folder: Path) -> None:
     """Create `folder` (and parents) or fail with one line: a path that is a file, or no permission."""
     for parent in (folder, *folder.parents):
@@ -193,7 +188,7 @@ def download(url: str, remote: RemoteFile, target: Path, progress: bool = True, 
             raise FetchError(
                 f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {remote.sha256}); file not kept"
             )
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a data file is an ordinary file
+        os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes 0600; a data file is an ordinary file
         os.replace(temporary, target)
     except (urllib.error.URLError, OSError) as error:
         raise FetchError(f"{url}: download failed ({error})") from None

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from algorithms.generator import Generator
 from bench.errors import BenchError
+from models.generator import Generator
 
 
 class OracleFileError(BenchError, ValueError):

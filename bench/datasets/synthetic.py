@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
 from bench.datasets.base import Dataset
 from bench.datasets.oracle_file import load_seqgan_oracle
-from bench.runtime import derived_seed
+from bench.seeds import derived_seed
+from models.generator import Generator, GeneratorConfig, SequenceSpace
 
 # Salt of the validation seed: derived_seed(test_seed, VALID_SALT) (no config field to collide with).
 VALID_SALT = 1

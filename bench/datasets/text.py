@@ -18,8 +18,6 @@ from pathlib import Path
 
 from torch import Tensor
 
-from algorithms.checks import check_finite
-from algorithms.generator import SequenceSpace
 from bench.datasets.base import Dataset
 from bench.datasets.fetch import default_root
 from bench.datasets.text_checks import choose_max_len, file_warnings, length_warning, unk_warning
@@ -28,6 +26,8 @@ from bench.datasets.tokenizers import check_quote_spacing, check_tokenizer, norm
 from bench.datasets.vocabulary import OVERLONG_POLICIES, SPECIALS, Vocabulary
 from bench.errors import BenchError
 from metrics.bleu import sacrebleu_signature
+from models.checks import check_finite
+from models.generator import SequenceSpace
 
 __all__ = ["TextConfig", "TextFileError", "build_text", "data_dir"]
 VOCABULARY_SOURCES = ("train", "train_and_test")

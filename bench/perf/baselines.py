@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from algorithms.cot import generator_loss
-from algorithms.generator import Generator
 from metrics.jsd import jsd_monte_carlo
 from metrics.nll import mean_token_nll
+from models.generator import Generator
 
 BATCH = 64
 

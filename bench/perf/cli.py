@@ -20,24 +20,27 @@ from pathlib import Path
 import torch
 
 from bench.data import default_root
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.machine import machine_lines
+from bench.files import atomic_write_text
 from bench.perf import figures
 from bench.perf.projection import projection_rows
 from bench.perf.text_units import TEXT_EXPERIMENTS, text_projection
 from bench.perf.timing import Row
-from bench.records import REPO_ROOT, atomic_write_text, git_revision
-from bench.runtime import resolve_device
-from bench.schema import DEVICE_PATTERN
+from bench.provenance import SOURCE_ROOT, git_revision, machine_lines
 
 
 def measure(device: torch.device, repeats: int, data_root: Path, sizes: figures.Sizes) -> list[Row]:
     """Every figure, in order; step times feed the projection at the end."""
     bench = figures.synthetic_bench(device, repeats, sizes)
     rows: list[Row] = []
-    for name, figure in (("sampling", figures.sampling), ("training steps", figures.mle_step),
-                         ("CoT", figures.cot_iteration), ("SeqGAN", figures.seqgan_rewards),
-                         ("evaluation", figures.evaluation)):  # fmt: skip
+    for name, figure in (
+        ("sampling", figures.sampling),
+        ("training steps", figures.mle_step),
+        ("CoT", figures.cot_iteration),
+        ("SeqGAN", figures.seqgan_rewards),
+        ("evaluation", figures.evaluation),
+    ):
         print(f"{name} ...", file=sys.stderr)
         rows += figure(bench)
     rows += figures.text_metrics(data_root, sizes)
@@ -78,8 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     name = args.device.removeprefix("device=")
     try:
-        if not DEVICE_PATTERN.fullmatch(name):
-            raise BenchError(f"device={name}: must be auto, cpu, cuda or cuda:N")
         device = resolve_device(name)
         if args.repeats < 1:
             raise BenchError(f"--repeats={args.repeats}: must be at least 1")
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         machine.append("- **--quick: reduced shapes; these figures check the script and measure nothing**")
     text = render(rows, machine, command)
-    out = args.out or REPO_ROOT / "results" / ("perf.md" if device.type == "cpu" else f"perf_{device.type}.md")
+    out = args.out or SOURCE_ROOT / "results" / ("perf.md" if device.type == "cpu" else f"perf_{device.type}.md")
     atomic_write_text(out, text)
     print(text)
     return 0

@@ -19,16 +19,16 @@ import torch
 
 from algorithms.base import TrainingContext
 from algorithms.cot import CoT, CoTConfig
-from algorithms.discriminator import train_discriminator
-from algorithms.generator import Generator, GeneratorConfig
 from algorithms.mle import MLE, MLEConfig
-from algorithms.rollout import complete_prefixes, rollout_rewards
 from algorithms.seqgan import SeqGAN, SeqGANConfig
+from algorithms.seqgan.discriminator import train_discriminator
+from algorithms.seqgan.rollout import complete_prefixes, rollout_rewards
+from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
-from bench.evaluation import Evaluator
+from bench.evaluation.evaluator import Evaluator
 from bench.perf.baselines import BATCH, PlainLM, plain_cot_iteration, plain_evaluation, plain_rewards
 from bench.perf.timing import Row, seconds, timed, verdict
-from bench.schema import EvalConfig
+from models.generator import Generator, GeneratorConfig
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def sampling(bench: Bench) -> list[Row]:
             f"{ratio:.1f}x",
             ">= 4x",
             verdict(ratio >= 4),
-        )  # fmt: skip
+        )
     ]
 
 
@@ -109,8 +109,10 @@ def cot_iteration(bench: Bench) -> list[Row]:
     real, splits = bench.dataset.train[:BATCH].to(bench.device), []
     base = timed(
         lambda: [splits.append(plain_cot_iteration(g_plain, m_plain, g_opt, m_opt, real)) for _ in range(k)],
-        bench.device, bench.repeats, per_call=k,
-    )  # fmt: skip
+        bench.device,
+        bench.repeats,
+        per_call=k,
+    )
     bench.seconds["cot"] = ours.median
     g_share, m_share = statistics.median(s[0] for s in splits), statistics.median(s[1] for s in splits)
     ratio = base.median / ours.median
@@ -122,7 +124,7 @@ def cot_iteration(bench: Bench) -> list[Row]:
             f"{ratio:.1f}x",
             ">= 2x",
             verdict(ratio >= 2),
-        )  # fmt: skip
+        )
     ]
     if "mle" in bench.seconds:
         ratio_to_mle = f"{ours.median / bench.seconds['mle']:.1f}x"
@@ -144,13 +146,18 @@ def seqgan_rewards(bench: Bench) -> list[Row]:
         completions = complete_prefixes(seqgan.generator, sequences, sizes.rollouts, bench.rng)
         d_only = timed(lambda: rollout_rewards(discriminator, sequences, completions), bench.device, bench.repeats)
         policy = PlainLM(seqgan.generator)
-        base = timed(lambda: plain_rewards(policy, discriminator, sequences, sizes.rollouts), bench.device,
-                     max(1, bench.repeats // 2))  # fmt: skip
+        base = timed(
+            lambda: plain_rewards(policy, discriminator, sequences, sizes.rollouts),
+            bench.device,
+            max(1, bench.repeats // 2),
+        )
     real, fake = bench.dataset.train[:640].to(bench.device), sequences.repeat(10, 1)[:640]
     batch = timed(
         lambda: train_discriminator(discriminator, seqgan.d_optimizer, real, fake, 1, BATCH, bench.rng),
-        bench.device, bench.repeats, per_call=2 * 640 // BATCH,
-    )  # fmt: skip
+        bench.device,
+        bench.repeats,
+        per_call=2 * 640 // BATCH,
+    )
     d_round = 3 * math.ceil(20_000 / BATCH) * batch.median + bench.seconds.get("sample", 0.0)
     bench.seconds |= {"rewards": ours.median, "d_round": d_round}
     return [
@@ -159,7 +166,7 @@ def seqgan_rewards(bench: Bench) -> list[Row]:
             f"{ours} (D {100 * d_only.median / ours.median:.0f}%)",
             str(base),
             f"{base.median / ours.median:.1f}x",
-        ),  # fmt: skip
+        ),
         Row("SeqGAN discriminator round (10k negatives, 3 epochs; from batch time)", seconds(d_round)),
     ]
 
@@ -172,8 +179,12 @@ def evaluation(bench: Bench) -> list[Row]:
         oracle, model = PlainLM(bench.dataset.oracle.to(bench.device)), PlainLM(bench.generator)
         test = bench.dataset.test.to(bench.device)
         on_test = bench.dataset.oracle.to(bench.device).score(test).sum(1)  # fixed, as the evaluator keeps it
-        base = timed(lambda: plain_evaluation(oracle, model, test, on_test, bench.sizes.n_eval), bench.device,
-                     bench.repeats, warmup=0)  # fmt: skip
+        base = timed(
+            lambda: plain_evaluation(oracle, model, test, on_test, bench.sizes.n_eval),
+            bench.device,
+            bench.repeats,
+            warmup=0,
+        )
     bench.seconds["evaluation"] = ours.median
     return [
         Row(
@@ -183,7 +194,7 @@ def evaluation(bench: Bench) -> list[Row]:
             f"{base.median / ours.median:.1f}x",
             "<= 15 s",
             verdict(ours.median <= 15),
-        )  # fmt: skip
+        )
     ]
 
 
@@ -235,7 +246,7 @@ def text_metrics(data_root: Path, sizes: Sizes) -> list[Row]:
             f"{nltk_total / total:,.0f}x",
             ">= 1000x",
             verdict(nltk_total / total >= 1000),
-        )  # fmt: skip
+        )
     ]
 
 

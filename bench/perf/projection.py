@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 from algorithms.seqgan import SeqGANConfig
+from bench.config.schema import CONF_DIR
 from bench.perf.baselines import BATCH
 from bench.perf.timing import Row, verdict
-from bench.records import REPO_ROOT
 
 EVALUATION_SHARE = 0.10
 """Largest share of an experiment's projected time that evaluation may take."""
@@ -28,10 +28,10 @@ def experiment_config(name: str):
     """The composed root config of `experiment=NAME` (budgets, evaluation schedule, dataset, model)."""
     from hydra import compose, initialize_config_dir
 
-    from bench.schema import register_configs
+    from bench.config.schema import register_configs
 
     register_configs()
-    with initialize_config_dir(str(REPO_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=[f"experiment={name}"])
 
 
@@ -80,6 +80,6 @@ def projection_rows(
                 f"{100 * share:.1f} %{scale})",
                 target=f"evaluation <= {100 * EVALUATION_SHARE:.0f} %",
                 met=verdict(share <= EVALUATION_SHARE),
-            )  # fmt: skip
+            )
         )
     return rows

@@ -19,18 +19,18 @@ from omegaconf import OmegaConf
 
 from algorithms.base import TrainingContext
 from algorithms.cot import CoT, CoTConfig
-from algorithms.discriminator import train_discriminator
-from algorithms.generator import Generator, GeneratorConfig
 from algorithms.mle import MLE, MLEConfig
 from algorithms.seqgan import SeqGAN, SeqGANConfig
-from bench.build import build
+from algorithms.seqgan.discriminator import train_discriminator
+from bench.config.build import build
+from bench.config.schema import EvalConfig
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
+from bench.evaluation.evaluator import Evaluator
 from bench.perf.baselines import BATCH
 from bench.perf.figures import Sizes
 from bench.perf.projection import experiment_config, projection_rows
 from bench.perf.timing import Row, seconds, timed
-from bench.schema import EvalConfig
+from models.generator import Generator, GeneratorConfig
 
 TEXT_EXPERIMENTS = ("paper_coco", "paper_emnlp")
 
@@ -74,8 +74,10 @@ def text_projection(experiment: str, data_root: Path, device: torch.device, repe
     real, fake = train[:640], sequences.repeat(10, 1)[:640]
     batch = timed(
         lambda: train_discriminator(seqgan.discriminator, seqgan.d_optimizer, real, fake, 1, BATCH, rng),
-        device, repeats, per_call=2 * 640 // BATCH,
-    )  # fmt: skip
+        device,
+        repeats,
+        per_call=2 * 640 // BATCH,
+    )
     step["d_round"] = reference.d_epochs * math.ceil(2 * negatives / BATCH) * batch.median + step["sample"]
     n_samples = min(int(cfg.eval.n_samples), sizes.n_eval)
     evaluator = Evaluator(EvalConfig(n_samples=n_samples), dataset, 0, device)
@@ -87,6 +89,8 @@ def text_projection(experiment: str, data_root: Path, device: torch.device, repe
         f"{seconds(step['rewards'])}, D round {seconds(step['d_round'])}, evaluation of {n_samples:,} "
         f"{seconds(evaluation)}"
     )
-    head = Row(f"{experiment}: unit times on {dataset.name} (T = {dataset.space.seq_len}, V = "
-               f"{dataset.space.vocab_size:,})", units)  # fmt: skip
+    head = Row(
+        f"{experiment}: unit times on {dataset.name} (T = {dataset.space.seq_len}, V = {dataset.space.vocab_size:,})",
+        units,
+    )
     return [head, *projection_rows(step, evaluation, n_samples, experiment, n_train=len(dataset.train))]

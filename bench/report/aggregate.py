@@ -98,9 +98,12 @@ def aggregate(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> p
             if not per_run:
                 continue
             row: dict[str, Any] = {
-                "dataset": group.dataset, "algorithm": group.algorithm, "group": group.label,
-                "selection": selection, "n": len(per_run),
-            }  # fmt: skip
+                "dataset": group.dataset,
+                "algorithm": group.algorithm,
+                "group": group.label,
+                "selection": selection,
+                "n": len(per_run),
+            }
             for name in (*BUDGET, BEFORE_ADVERSARIAL, *figures):
                 mean, std, n = summarise([values.get(name, math.nan) for values in per_run])
                 row |= {f"{name}_mean": mean, f"{name}_std": std, f"{name}_n": n}

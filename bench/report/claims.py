@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.published import CACCIA, COT_PAPER, SEQGAN_REPO, family
 from bench.report.aggregate import BEFORE_ADVERSARIAL
+from bench.report.published import CACCIA, COT_PAPER, SEQGAN_REPO, family
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ LOWER_IS_BETTER = {"nll_oracle": True, "nll_test": True, "bleu5": False, "self_b
 
 
 def compare(a: tuple[float, float], b: tuple[float, float], lower_is_better: bool = True) -> str:
-    """"better", "worse" or "overlap": where a's mean ± std interval lies against b's."""
+    """ "better", "worse" or "overlap": where a's mean ± std interval lies against b's."""
     (mean_a, std_a), (mean_b, std_b) = a, b
     if any(math.isnan(v) for v in (mean_a, mean_b, std_a, std_b)):
         return "overlap"

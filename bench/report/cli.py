@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.report.header import regenerate_command
 from bench.report.writer import Options, write_report
-from bench.schema import DEVICE_PATTERN
 
 DEFAULT_OUT = Path("outputs") / "reports"
 
@@ -53,10 +53,7 @@ def options_from(args: argparse.Namespace) -> Options:
         raise BenchError(f"--temperatures={args.temperatures}: must be comma-separated finite numbers > 0")
     if args.temperature_samples < 2:
         raise BenchError(f"--temperature-samples={args.temperature_samples}: must be at least 2")
-    if not DEVICE_PATTERN.fullmatch(args.device):
-        raise BenchError(f"--device={args.device}: must be auto, cpu, cuda or cuda:N")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"--device={args.device}: CUDA is not available on this machine (use cpu or auto)")
+    resolve_device(args.device, "--device")
     if args.threads < 0:
         raise BenchError(f"--threads={args.threads}: must be >= 0 (0 keeps torch's default)")
     group_by = tuple(key.strip() for key in args.group_by.split(",") if key.strip())

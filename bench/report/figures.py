@@ -22,9 +22,18 @@ SATURATION_SE = 3.0
 DIVERGENCES = ("jsd_prefix_mean", "jsd", "jsd_stepwise_bound", "jsd_mediator_bound")
 SYNTHETIC = ("nll_oracle", "nll_test", "nll_valid", *DIVERGENCES, "entropy")
 TEXT = (
-    "bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "nll_test",
-    "sacrebleu", "entropy",
-)  # fmt: skip
+    "bleu2",
+    "bleu3",
+    "bleu4",
+    "bleu5",
+    "self_bleu2",
+    "self_bleu3",
+    "self_bleu4",
+    "self_bleu5",
+    "nll_test",
+    "sacrebleu",
+    "entropy",
+)
 KINDS = {"bench.datasets.synthetic.build_synthetic": "synthetic", "bench.datasets.text.build_text": "text"}
 LABELS = {
     "nll_oracle": "NLL_oracle (nats/token)",
@@ -39,7 +48,7 @@ LABELS = {
 
 
 def dataset_kind(run: RunResult) -> str:
-    """"synthetic", "text" or "other": from the dataset builder named in the run's config."""
+    """ "synthetic", "text" or "other": from the dataset builder named in the run's config."""
     target = OmegaConf.select(run.config(), "dataset._target_", default=None)
     return KINDS.get(str(target), "other")
 

@@ -10,10 +10,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.machine import machine_lines
-from bench.records import REPO_ROOT, git_revision
-
-CONF_DIR = REPO_ROOT / "conf"
+from bench.config.schema import CONF_DIR
+from bench.provenance import git_revision, machine_lines
 
 
 def sweep_overrides(sweep_dir: Path) -> list[str] | None:

@@ -109,9 +109,10 @@ def plot_prefix_jsd(groups: dict[Group, list[RunResult]], stem: Path) -> list[Pa
 def plot_cot_jsd(groups: dict[Group, list[RunResult]], shown: Sequence[str], stem: Path) -> list[Path]:
     """Per CoT variant: true JSD, stepwise bound and mediator bound against step (the CoT paper's JSD figure)."""
     cot_groups = {
-        group: runs for group, runs in groups.items()
+        group: runs
+        for group, runs in groups.items()
         if "jsd" in shown and any("jsd_mediator_bound" in run.history() for run in runs)
-    }  # fmt: skip
+    }
     if not cot_groups:
         return []
     figure, axes = plt.subplots(1, len(cot_groups), figsize=(5.5 * len(cot_groups), 4.0), squeeze=False)

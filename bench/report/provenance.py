@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bench.data import default_root, sha256_of
-from bench.published import benchmark_of, sha256s_in
+from bench.report.published import benchmark_of, sha256s_in
 from bench.report.runs import RunResult
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
-from bench.records import REPO_ROOT
+from bench.provenance import SOURCE_ROOT
 
 SUITE_PACKAGES = ("algorithms", "bench", "metrics")
 """Top-level packages whose classes and builders a saved config may name."""
@@ -140,7 +140,7 @@ def _shipped(target: str, allowed: Sequence[str]) -> bool:
     top = target.split(".")[0]
     module = sys.modules.get(top)
     origin = getattr(module, "__file__", None) or ""
-    return top in SUITE_PACKAGES and Path(origin).resolve().is_relative_to(REPO_ROOT)
+    return top in SUITE_PACKAGES and Path(origin).resolve().is_relative_to(SOURCE_ROOT)
 
 
 def check_targets(run: RunResult, allowed: Sequence[str] = ()) -> DictConfig:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.published import PublishedRow, family
 from bench.report.aggregate import BEFORE_ADVERSARIAL, BUDGET
+from bench.report.published import PublishedRow, family
 
 OURS = "this suite"
 
@@ -102,7 +102,13 @@ def latex(table: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs table (\\toprule, \\midrule, \\bottomrule) with its caption and label."""
     escaped = table.map(_latex_escape).rename(columns=_latex_escape)
     styler = escaped.style.hide(axis="index")
-    return styler.to_latex(
-        hrules=True, caption=_latex_escape(caption), label=label, position_float="centering",
-        column_format="ll" + "l" + "r" * (len(table.columns) - 3),
-    ) + "\n"  # fmt: skip
+    return (
+        styler.to_latex(
+            hrules=True,
+            caption=_latex_escape(caption),
+            label=label,
+            position_float="centering",
+            column_format="ll" + "l" + "r" * (len(table.columns) - 3),
+        )
+        + "\n"
+    )

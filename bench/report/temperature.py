@@ -21,16 +21,16 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from bench.build import build
-from bench.checkpoint import load_model, saved_model_step
+from bench.config.build import build
+from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
+from bench.evaluation.evaluator import Evaluator
 from bench.report.aggregate import before_adversarial, best_valid_row
 from bench.report.plots import colour, save_figure
 from bench.report.runs import RunResult, check_targets
-from bench.resume import BEST_VALID_MODEL, MODEL
-from bench.schema import EvalConfig
+from bench.training.checkpoint import load_model, saved_model_step
+from bench.training.resume import BEST_VALID_MODEL, MODEL
 
 DEFAULT_TEMPERATURES = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 END, BEST_VALID = "end", "best nll_valid"
@@ -78,9 +78,13 @@ def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[str], bool]:
 
 
 def temperature_table(
-    runs: Sequence[RunResult], temperatures: Sequence[float], n_samples: int, device: torch.device,
-    allowed: Sequence[str] = (), labels: dict[Path, str] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    runs: Sequence[RunResult],
+    temperatures: Sequence[float],
+    n_samples: int,
+    device: torch.device,
+    allowed: Sequence[str] = (),
+    labels: dict[Path, str] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
     """The figures of every complete run's models at each τ (column `selection`: end, best nll_valid),
     and one line per model skipped (with why).
 

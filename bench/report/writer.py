@@ -16,16 +16,17 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.published import published_rows
+from bench.files import umask
 from bench.report import claims, figures, plots, tables
 from bench.report.aggregate import aggregate, per_run
 from bench.report.grouping import Group, group_runs
 from bench.report.header import header_lines
 from bench.report.provenance import benchmark
+from bench.report.published import published_rows
 from bench.report.runs import RunResult, check_complete_runs, check_targets, collect
 from bench.report.temperature import DEFAULT_TEMPERATURES, plot_temperature_curves, temperature_table
-from bench.runtime import resolve_device
 
 MARKER = "<!-- Regenerate: "
 """How a report's README starts: the only kind of folder a new report may replace."""
@@ -88,7 +89,7 @@ def _is_report(folder: Path) -> bool:
 
 def _swap(staging: Path, out_dir: Path) -> None:
     """Put the finished report in place of the old one (each rename is atomic on one file system)."""
-    os.chmod(staging, 0o777 & ~_umask())
+    os.chmod(staging, 0o777 & ~umask())
     old = None
     if out_dir.exists():
         old = out_dir.parent / f".{out_dir.name}.old.{os.getpid()}"
@@ -103,16 +104,14 @@ def _swap(staging: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write(
-    folder: Path, name: str, runs: Sequence[RunResult], groups: dict[Group, list[RunResult]], command: str,
+    folder: Path,
+    name: str,
+    runs: Sequence[RunResult],
+    groups: dict[Group, list[RunResult]],
+    command: str,
     options: Options,
-) -> None:  # fmt: skip
+) -> None:
     """Every file of the report, into `folder`."""
     datasets = sorted({group.dataset for group in groups})
     found, body, made, skipped = [], [], [], []
@@ -144,9 +143,14 @@ class Section:
 
 
 def _dataset_section(
-    folder: Path, name: str, dataset: str, groups: dict[Group, list[RunResult]], suffix: str, command: str,
+    folder: Path,
+    name: str,
+    dataset: str,
+    groups: dict[Group, list[RunResult]],
+    suffix: str,
+    command: str,
     options: Options,
-) -> Section:  # fmt: skip
+) -> Section:
     """One dataset's tables, plots, temperature curves and README lines."""
     members = [run for runs in groups.values() for run in runs]
     kind = figures.dataset_kind(members[0])
@@ -165,9 +169,13 @@ def _dataset_section(
     files += plots.plot_cot_jsd(groups, shown, folder / f"cot_jsd{suffix}")
     labels = {run.path: group.label for group, runs in groups.items() for run in runs}
     temperature, skipped = temperature_table(
-        members, options.temperatures, options.temperature_samples, resolve_device(options.device),
-        options.allowed_targets, labels,
-    )  # fmt: skip
+        members,
+        options.temperatures,
+        options.temperature_samples,
+        resolve_device(options.device),
+        options.allowed_targets,
+        labels,
+    )
     if not temperature.empty:
         path = folder / f"temperature{suffix}.csv"
         path.write_text(f"# Regenerate: {command}\n" + temperature.to_csv(index=False), encoding="utf-8")
@@ -222,4 +230,3 @@ def _write_tables(
     paths[1].write_text(f"{MARKER}{command} -->\n" + tables.markdown(display), encoding="utf-8")
     paths[2].write_text(f"% Regenerate: {command}\n" + tables.latex(display, caption, f"tab:{name}-{dataset}"))
     return paths
-

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from algorithms.generator import Generator, GeneratorConfig, SequenceSpace
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
-from bench.records import atomic_write_bytes
+from bench.files import atomic_write_bytes
+from models.generator import Generator, GeneratorConfig, SequenceSpace
 
 FORMAT_VERSION = 1
 

@@ -19,11 +19,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from algorithms.base import Algorithm
-from bench import checkpoint
-from bench.checkpoint import CheckpointError
 from bench.datasets.base import Dataset
-from bench.loop import LoopState
-from bench.records import RUN_FILES, RunRecord, read_status
+from bench.training import checkpoint
+from bench.training.checkpoint import CheckpointError
+from bench.training.loop import LoopState
+from bench.training.records import RUN_FILES, RunRecord, read_status
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from algorithms.generator import Generator
+from models.generator import Generator
 
 CPU_CHUNK = 256
 """Positions per chunk on a CPU: (256, 5000) float32 logits are 5 MB."""

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from algorithms.checks import check_finite, check_positive
+from models.checks import check_finite, check_positive
 
 BLOCKED_LOGIT = -1e9
 """Added to the logit of a blocked token. Finite, unlike -inf: exp() of it is exactly 0 in float32, so

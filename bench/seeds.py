@@ -1,4 +1,4 @@
-"""Device choice and seeding: the one place where a run's randomness is set up."""
+"""Seeding: the one place where a run's randomness is set up, and side streams that never touch it."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ import random
 
 import numpy as np
 import torch
-
-from bench.errors import BenchError
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without it is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"device={name}: CUDA is not available on this machine (use device=cpu or auto)")
-    return torch.device(name)
 
 
 def seed_everything(seed: int, device: torch.device) -> torch.Generator:

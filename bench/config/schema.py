@@ -5,12 +5,11 @@ values that differ. Each algorithm and dataset file extends the schema node of i
 dataclass (`- /schema/algorithm/cot@_here_` in its defaults list), so Hydra composes typed nodes:
 a misspelt key fails at compose time, a wrong type at once (`seed=abc`), and every field can be
 set from the command line without a `+`. Ranges are checked in `__post_init__` when
-`bench.build.validated()` turns a node into its dataclass, before any work.
+`bench.config.build.validated()` turns a node into its dataclass, before any work.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
@@ -21,26 +20,27 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
-from algorithms.checks import check_finite
 from algorithms.cot import CoTConfig
-from algorithms.generator import ModelConfig
 from algorithms.mle import MLEConfig
 from algorithms.nested_cot import NestedCoTConfig
 from algorithms.seqgan import SeqGANConfig
 from bench.datasets.synthetic import SyntheticConfig
 from bench.datasets.text import TextConfig
-from bench.tracking import LoggerConfig
+from bench.devices import DEVICE_PATTERN, DEVICES
+from bench.training.tracking import LoggerConfig
+from models.checks import check_finite
+from models.generator import ModelConfig
 
 __all__ = ["Config", "EvalConfig", "ModelConfig", "NODE_SCHEMAS", "TrainConfig", "compose_config", "register_configs"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 NODE_SCHEMAS: dict[str, dict[str, type]] = {
     "algorithm": {"mle": MLEConfig, "cot": CoTConfig, "nested_cot": NestedCoTConfig, "seqgan": SeqGANConfig},
     "dataset": {"synthetic": SyntheticConfig, "text": TextConfig},
 }
 """Schema nodes by group and name: conf/<group>/*.yaml extend `/schema/<group>/<name>@_here_`."""
+
 
 @dataclass
 class TrainConfig:
@@ -114,7 +114,7 @@ class Config:
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"device={self.device!r}: must be auto, cpu, cuda or cuda:N")
+            raise ValueError(f"device={self.device!r}: must be {DEVICES}")
         for name, steps in self.steps_by_algorithm.items():
             if steps < 1:
                 raise ValueError(f"steps_by_algorithm.{name}={steps}: must be a positive integer")
@@ -152,7 +152,7 @@ def register_configs() -> None:
 def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> DictConfig:
     """The config `python -m bench OVERRIDES...` runs with, resolved, without Hydra's own node.
 
-    For scripts and tests that call `bench.run.run()` directly: interpolations that need Hydra's
+    For scripts and tests that call `bench.training.run.run()` directly: interpolations that need Hydra's
     run-time values (the algorithm's name is its config choice) are resolved here, while they exist.
     """
     register_configs()

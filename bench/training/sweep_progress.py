@@ -21,7 +21,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from bench.progress import format_seconds
+from bench.training.progress import format_seconds
 
 LOG_NAME = "sweep_progress.log"
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from algorithms.generator import evaluating
+from models.generator import evaluating
 
 
 @dataclass(frozen=True)

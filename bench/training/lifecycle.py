@@ -20,8 +20,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import BenchError
-from bench.loop import DivergenceError, StopRequested
-from bench.records import RunRecord
+from bench.training.loop import DivergenceError, StopRequested
+from bench.training.records import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from algorithms.discriminator import Discriminator
-from algorithms.generator import Generator
+from algorithms.seqgan.discriminator import Discriminator
+from models.generator import Generator
 
 
 class RolloutPolicy:

@@ -21,8 +21,8 @@ import torch
 
 from algorithms.base import Algorithm
 from bench.errors import BenchError
-from bench.evaluation import Evaluation, Evaluator
-from bench.progress import ProgressBar
+from bench.evaluation.evaluator import Evaluation, Evaluator
+from bench.training.progress import ProgressBar
 
 
 class DivergenceError(BenchError):

@@ -17,11 +17,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Enumeration, EvaluationContext
-from algorithms.generator import Generator, evaluating
 from bench.datasets.base import Dataset
 from metrics.jsd import jsd_exact, jsd_monte_carlo, jsd_stepwise_bound_exact, jsd_stepwise_bound_monte_carlo
 from metrics.nll import nll_oracle, nll_test
 from metrics.prefix_jsd import PrefixJSD, jsd_exact_in_chunks, prefix_jsd_exact, prefix_jsd_monte_carlo
+from models.generator import Generator, evaluating
 
 # J_2 is computed exactly over every pair of first tokens up to this many pairs.
 EXACT_PAIRS = 10**8

@@ -2,8 +2,8 @@
 
 This is the only place that wires the pieces together; `python -m bench` calls `run()` inside
 Hydra, and tests call it directly on a composed config and a temporary folder. The policies it
-wires live beside the code they govern: resuming in `bench.resume`, the lock, signals and the final
-status in `bench.lifecycle`, the files in `bench.records`.
+wires live beside the code they govern: resuming in `bench.training.resume`, the lock, signals and the final
+status in `bench.training.lifecycle`, the files in `bench.training.records`.
 """
 
 from __future__ import annotations
@@ -19,18 +19,20 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from algorithms.base import Algorithm, TrainingContext
-from algorithms.generator import Generator, GeneratorConfig
-from bench import checkpoint, resume
-from bench.build import build, resolve_target, validated
+from bench.config.build import build, resolve_target, validated
+from bench.config.schema import Config
 from bench.datasets.base import Dataset
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.evaluation import Evaluation, Evaluator
-from bench.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
-from bench.loop import LoopState, train
-from bench.records import RunRecord, remove_stale_temporaries
-from bench.runtime import resolve_device, seed_everything
-from bench.schema import Config
-from bench.tracking import open_tracker
+from bench.evaluation.evaluator import Evaluation, Evaluator
+from bench.files import remove_stale_temporaries
+from bench.seeds import seed_everything
+from bench.training import checkpoint, resume
+from bench.training.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
+from bench.training.loop import LoopState, train
+from bench.training.records import RunRecord
+from bench.training.tracking import open_tracker
+from models.generator import Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 

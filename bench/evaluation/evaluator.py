@@ -19,14 +19,14 @@ from typing import Any, Protocol
 import torch
 
 from algorithms.base import EvaluationContext
-from algorithms.generator import Generator, Samples
+from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
-from bench.runtime import derived_seed
-from bench.schema import EvalConfig
-from bench.synthetic_figures import Curves, SyntheticFigures
-from bench.text_figures import TextFigures
+from bench.evaluation.synthetic import Curves, SyntheticFigures
+from bench.evaluation.text import TextFigures
+from bench.seeds import derived_seed
 from metrics.entropy import entropy_from_samples
 from metrics.nll import nll_test
+from models.generator import Generator, Samples
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What the divergence figures add to one evaluation's time: `python -m bench.evaluation_cost [threads] [repeats]`.
+"""What the divergence figures add to one evaluation's time: `python -m bench.perf.evaluation_cost [threads] [repeats]`.
 
 Times a full evaluation at the canonical size (embedded oracle, V = 5000, T = 20, 10,000 samples
 and test sequences) with an untrained generator, then each added part on the same samples: the
@@ -16,13 +16,13 @@ from collections.abc import Callable
 
 import torch
 
-from algorithms.generator import Generator, GeneratorConfig
+from bench.config.schema import EvalConfig
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
-from bench.evaluation import Evaluator
-from bench.schema import EvalConfig
-from bench.synthetic_figures import SyntheticFigures
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.synthetic import SyntheticFigures
 from metrics.entropy import entropy_from_samples
 from metrics.prefix_jsd import prefix_jsd_monte_carlo
+from models.generator import Generator, GeneratorConfig
 
 
 def median_seconds(work: Callable[[], object], repeats: int) -> float:

@@ -63,9 +63,13 @@ SYNTHETIC: tuple[PublishedRow, ...] = (
     PublishedRow("SeqGAN repo log", "seqgan", {"nll_oracle": 8.68}, SEQGAN_REPO),
     PublishedRow("CoT paper", "mle", {"nll_oracle": 9.43, "nll_test": 7.67}, COT_PAPER),
     PublishedRow(
-        "CoT paper", "cot", {"nll_oracle": 8.1, "nll_test": 8.1}, COT_PAPER,
-        frozenset({"nll_oracle", "nll_test"}), "best NLL_test seen 7.54",
-    ),  # fmt: skip
+        "CoT paper",
+        "cot",
+        {"nll_oracle": 8.1, "nll_test": 8.1},
+        COT_PAPER,
+        frozenset({"nll_oracle", "nll_test"}),
+        "best NLL_test seen 7.54",
+    ),
     PublishedRow("Caccia et al.", "mle", {"nll_oracle": 9.40, "nll_test": 7.61}, CACCIA),
     PublishedRow("Caccia et al.", "cot", {"nll_oracle": 9.50, "nll_test": 7.57}, CACCIA),
     PublishedRow("Caccia et al.", "seqgan", {"nll_oracle": 9.62, "nll_test": 9.22}, CACCIA),

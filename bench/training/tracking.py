@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.errors import BenchError
-from bench.records import atomic_write_bytes
+from bench.files import atomic_write_bytes
 
 LOGGERS = ("none", "tensorboard", "wandb")
 EVENTS_GLOB = "events.out.tfevents.*"

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.checks import check_at_least, check_finite, check_positive
-from algorithms.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.generator import SequenceSpace
-from algorithms.rollout import RolloutPolicy, complete_prefixes, policy_gradient_loss, rollout_rewards
-from algorithms.training import backward, chunk_size_for, clipped_update, teacher_forcing_backward
+from algorithms.losses import backward, chunk_size_for, clipped_update, teacher_forcing_backward
+from algorithms.seqgan.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
+from algorithms.seqgan.rollout import RolloutPolicy, complete_prefixes, policy_gradient_loss, rollout_rewards
+from models.checks import check_at_least, check_finite, check_positive
+from models.generator import SequenceSpace
 
 PHASES = ("pretrain_g", "pretrain_d", "adversarial")
 

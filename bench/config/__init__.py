@@ -1,0 +1,1 @@
+"""The configuration: typed schema, validated builds, run and sweep folder names."""

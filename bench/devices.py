@@ -1,0 +1,33 @@
+"""Which device a run, report or benchmark uses: one vocabulary of device names and one check of them.
+
+`auto` picks CUDA when present; asking for CUDA without it is an error naming the value, never a
+silent CPU run.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from bench.errors import BenchError
+
+DEVICES = "auto, cpu, cuda or cuda:N"
+"""The device names every entry point accepts, as its errors word them."""
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device_name(name: str, option: str = "device") -> None:
+    """Refuse a name outside `DEVICES` with one line naming the option and the value (`device=gpu`)."""
+    if not DEVICE_PATTERN.fullmatch(str(name)):
+        raise BenchError(f"{option}={name}: must be {DEVICES}")
+
+
+def resolve_device(name: str, option: str = "device") -> torch.device:
+    """The torch device for a checked name; CUDA asked for on a machine without it is an error."""
+    check_device_name(name, option)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"{option}={name}: CUDA is not available on this machine (use cpu or auto)")
+    return torch.device(name)

@@ -1,0 +1,111 @@
+"""The run directory: resolved config, history.csv, metrics.json and samples, written atomically.
+
+`metrics.json` says `status: running` from the first moment and becomes `complete` only after
+the last evaluation and the samples are on disk, so a crashed run can never pass for a finished one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.files import atomic_write_text
+from bench.provenance import git_revision, library_versions
+
+# Every file a run writes (apart from its lock and Hydra's `.hydra/`): what `resume=never` removes.
+RUN_FILES = (
+    "checkpoint.pt",
+    "model.pt",
+    "model_best_valid.pt",
+    "history.csv",
+    "prefix_jsd.csv",
+    "samples.txt",
+    "metrics.json",
+    "config.yaml",
+)
+
+
+def read_status(run_dir: Path) -> str | None:
+    """The `status` in a run directory's metrics.json, or None when there is no readable one."""
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class RunRecord:
+    """Everything a run writes lives in one folder, and every file in it is replaced atomically."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.history: list[dict[str, Any]] = []
+        self.curves: dict[str, list[dict[str, Any]]] = {}
+        """Per-evaluation tables by file stem (prefix_jsd.csv: one row per evaluation and prefix length)."""
+        self.meta: dict[str, Any] = {}
+        self.last_samples: Any = None
+        """The latest evaluation's samples (a token tensor), written to samples.txt at the end."""
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.json"
+
+    def start(self, resolved_config_yaml: str, meta: dict[str, Any]) -> None:
+        """Write the resolved config and a `running` status before any training happens.
+
+        A resumed run arrives with the history of its checkpoint; history.csv is rewritten from it,
+        dropping any row written after that checkpoint (it will be recomputed identically).
+        """
+        atomic_write_text(self.run_dir / "config.yaml", resolved_config_yaml)
+        if self.history:
+            self._write_history()
+        for name in self.curves:
+            self._write_table(name, self.curves[name])
+        self.meta = {
+            **meta,
+            "git_revision": git_revision(),
+            "versions": library_versions(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        self._write_metrics("running", final={})
+
+    def append_history(self, row: dict[str, Any], curves: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        """Add one evaluation row (and its curves' rows) and rewrite history.csv (and each curve's CSV)."""
+        self.history.append(row)
+        self._write_history()
+        for name, rows in (curves or {}).items():
+            self.curves.setdefault(name, []).extend(rows)
+            self._write_table(name, self.curves[name])
+
+    def _write_history(self) -> None:
+        self._write_table("history", self.history)
+
+    def _write_table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Rewrite `name`.csv from all its rows (columns: union of all rows, in order)."""
+        columns: list[str] = []
+        for past in rows:
+            columns += [key for key in past if key not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue())
+
+    def write_samples(self, lines: list[str]) -> None:
+        atomic_write_text(self.run_dir / "samples.txt", "".join(line + "\n" for line in lines))
+
+    def finish(self, final: dict[str, Any]) -> None:
+        self._write_metrics("complete", final)
+
+    def fail(self, status: str, reason: str) -> None:
+        """Mark the run `failed` or `interrupted`, keeping the last evaluated figures."""
+        final = dict(self.history[-1]) if self.history else {}
+        self._write_metrics(status, final, reason=reason)
+
+    def _write_metrics(self, status: str, final: dict[str, Any], reason: str | None = None) -> None:
+        payload = {"status": status, **({"reason": reason} if reason else {}), "final": final, **self.meta}
+        payload["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
