@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from models.generator import Generator
+from models import Generator
 
 
 @dataclass
@@ -116,8 +116,11 @@ class Algorithm(ABC):
 
     @property
     def default_steps(self) -> int:
-        """Budget used when `train.steps` is not given: enough to show learning in minutes on a laptop."""
-        return 5000
+        """Budget when neither `train.steps` nor `steps_by_algorithm` gives one: the config's `default_steps`."""
+        steps = getattr(self.config, "default_steps", None)
+        if not steps:
+            raise ValueError("no budget: set train.steps, or give the algorithm's config a default_steps field")
+        return int(steps)
 
     @property
     def finished(self) -> bool:

@@ -2,11 +2,18 @@
 
 Each iteration: one generator step, then `m_steps` mediator steps. No MLE pretraining.
 
-- Generator step: sample B sequences from G, teacher-force them through G and through M (M in
-  eval mode, no gradient), and minimise the mean over batch and time of the whole-vocabulary
-  KL(pi_g || pi_m) at every step (`generator_loss`).
-- Mediator step: B real sequences + B fresh samples from G; M minimises the mean per-token NLL
-  of all 2B (the "balanced NLL"), with dropout on its LSTM outputs during this update only.
+- Generator step: sample B sequences s ~ G, teacher-force them through G and through M (M in
+  eval mode, no gradient), and minimise the mean over batch and time of the whole-vocabulary KL:
+
+      L_G(θ) = (1 / |S|) Σ_{(b,t) ∈ S} Σ_x π_G(x | s_{b,<t}) [log π_G(x | s_{b,<t}) - log π_M(x | s_{b,<t})]
+
+  (`generator_loss`; `generator_backward` is the same value computed in chunks of positions).
+- Mediator step: B real sequences x ~ P + B fresh samples s ~ G; M minimises the balanced NLL
+
+      L_M(φ) = -(1 / |S|) Σ_{(b,t) ∈ S} log π_M(y_{b,t} | y_{b,<t}),   y = the 2B sequences,
+
+  MLE's loss (algorithms/mle.py) on the mixed batch, with dropout on M's LSTM outputs during this
+  update only.
 
 At the optimum M = (P + G)/2 on whole sequences, so G is pulled towards the mixture. Known
 simplification, kept from the reference: the G loss treats each step's KL separately and ignores
@@ -22,11 +29,11 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.losses import backward_by_chunks, chunk_size_for, teacher_forcing_backward
+from algorithms.updates import backward_by_chunks, chunk_size_for, optimizer_step, teacher_forcing_backward
 from metrics.jsd import JSDEstimate, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo
 from metrics.nll import mean_token_nll
+from models import Generator, GeneratorConfig, evaluating
 from models.checks import check_at_least, check_finite, check_positive
-from models.generator import Generator, GeneratorConfig, evaluating
 
 
 @dataclass
@@ -49,13 +56,17 @@ class CoTConfig:
     """Dropout on the mediator's LSTM outputs, during its own update only."""
     m_init_std: float = 0.1
     """Mediator embedding, input and output weights start N(0, m_init_std); recurrent weights orthogonal."""
+    default_steps: int = 2000
+    """Budget without `train.steps`: from scratch CoT needs far more iterations than MLE needs batches
+    (the reference runs 200,000); 2,000 show NLL_oracle, NLL_test and the JSD moving well away from
+    their initial values in minutes on a laptop."""
 
     def __post_init__(self) -> None:
         check_finite(self, "algorithm")
         check_positive(self, "algorithm", "g_lr", "m_lr", "m_init_std")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"algorithm.betas={list(self.betas)}: must be two numbers in [0, 1)")
-        check_at_least(self, "algorithm", 1, "batch_size", "m_steps", "m_width")
+        check_at_least(self, "algorithm", 1, "batch_size", "m_steps", "m_width", "default_steps")
         if not 0.0 <= self.m_dropout < 1.0:
             raise ValueError(f"algorithm.m_dropout={self.m_dropout}: must be in [0, 1)")
 
@@ -97,10 +108,9 @@ def generator_backward(generator: Generator, mediator: Generator, tokens: Tensor
 
 
 def mediator_config(generator: Generator, config: CoTConfig) -> GeneratorConfig:
-    """The mediator's shape: the generator's space, `m_width` times its sizes, CoT's initialisation."""
+    """The mediator's shape: `m_width` times the generator's sizes, CoT's initialisation and dropout."""
     g = generator.config
     return GeneratorConfig(
-        g.space,
         emb_dim=g.emb_dim * config.m_width,
         hidden_dim=g.hidden_dim * config.m_width,
         init_std=config.m_init_std,
@@ -116,20 +126,13 @@ class CoT(Algorithm):
 
     def __init__(self, config: CoTConfig, context: TrainingContext) -> None:
         super().__init__(config, context)
-        self.mediator = Generator(mediator_config(self.generator, config)).to(context.device)
+        self.mediator = Generator(self.generator.space, mediator_config(self.generator, config)).to(context.device)
         self.mediator.eval()  # dropout is switched on only inside `mediator_step`
         self.batches = EpochBatches(context.train_data, config.batch_size, context.rng)
         betas = tuple(config.betas)
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr, betas=betas)
         self.m_optimizer = torch.optim.Adam(self.mediator.parameters(), lr=config.m_lr, betas=betas)
         self.chunk = chunk_size_for(context.device)
-
-    @property
-    def default_steps(self) -> int:
-        # From scratch, CoT needs far more iterations than MLE needs batches (the reference runs
-        # 200,000); 2000 take about 10-15 minutes on 2 CPU cores and show NLL_oracle, NLL_test and
-        # the JSD moving well away from their initial values.
-        return 2000
 
     def step(self) -> dict[str, float]:
         losses = {"g_loss": self.generator_step()}
@@ -140,23 +143,15 @@ class CoT(Algorithm):
     def generator_step(self) -> float:
         """Lower the per-step KL(pi_g || pi_m) on B fresh samples of G; M is frozen (eval, no grad)."""
         tokens = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
-        self.g_optimizer.zero_grad(set_to_none=True)
-        loss = generator_backward(self.generator, self.mediator, tokens, self.chunk)
-        self.g_optimizer.step()
-        return loss
+        compute = lambda: generator_backward(self.generator, self.mediator, tokens, self.chunk)  # noqa: E731
+        return optimizer_step(self.g_optimizer, compute)
 
     def mediator_step(self) -> float:
         """Lower M's mean per-token NLL of B real + B fresh generated sequences, dropout on."""
         real = self.batches.next()  # (B, T)
         fake = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
-        self.mediator.train()
-        try:
-            self.m_optimizer.zero_grad(set_to_none=True)
-            loss = teacher_forcing_backward(self.mediator, torch.cat([real, fake]), self.chunk)
-            self.m_optimizer.step()
-        finally:
-            self.mediator.eval()
-        return loss
+        compute = lambda: teacher_forcing_backward(self.mediator, torch.cat([real, fake]), self.chunk)  # noqa: E731
+        return optimizer_step(self.m_optimizer, compute, train=self.mediator)
 
     def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """`m_balanced_nll`, and on synthetic data `jsd_mediator_bound` with its standard error.

@@ -17,7 +17,6 @@ One iteration: one G step, then `m_steps` times (one M step, then `m2_steps` M2 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +25,10 @@ from torch import Tensor
 
 from algorithms.base import EpochBatches, EvaluationContext, TrainingContext
 from algorithms.cot import CoT, CoTConfig, generator_backward, mediator_config
-from algorithms.losses import teacher_forcing_backward
+from algorithms.updates import optimizer_step, teacher_forcing_backward
 from metrics.nll import mean_token_nll
+from models import Generator
 from models.checks import check_at_least, check_positive
-from models.generator import Generator
 
 
 @dataclass
@@ -74,25 +73,14 @@ def inner_mediator(generator: Generator, config: NestedCoTConfig) -> Generator:
     shape = mediator_config(generator, config)
     g = generator.config
     return Generator(
+        generator.space,
         dataclasses.replace(
             shape,
             emb_dim=g.emb_dim * config.m2_width,
             hidden_dim=g.hidden_dim * config.m2_width,
             output_dropout=config.m2_dropout,
-        )
+        ),
     )
-
-
-def update_in_train_mode(network: Generator, optimizer: torch.optim.Optimizer, compute: Callable[[], float]) -> float:
-    """One optimiser step of `network` with its dropout on; `compute()` backpropagates and returns the loss."""
-    network.train()
-    try:
-        optimizer.zero_grad(set_to_none=True)
-        loss = compute()
-        optimizer.step()
-    finally:
-        network.eval()
-    return loss
 
 
 class NestedCoT(CoT):
@@ -131,7 +119,7 @@ class NestedCoT(CoT):
         """
         tokens = self.mediator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
         compute = lambda: generator_backward(self.mediator, self.inner, tokens, self.chunk)  # noqa: E731
-        return update_in_train_mode(self.mediator, self.m_optimizer, compute)
+        return optimizer_step(self.m_optimizer, compute, train=self.mediator)
 
     def inner_step(self) -> float:
         """M2's MLE step: balanced per-token NLL of B target samples (B/2 real + B/2 of G) and B of M."""
@@ -141,7 +129,7 @@ class NestedCoT(CoT):
         from_m = self.mediator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
         batch = torch.cat([real, from_g, from_m])
         compute = lambda: teacher_forcing_backward(self.inner, batch, self.chunk)  # noqa: E731
-        return update_in_train_mode(self.inner, self.m2_optimizer, compute)
+        return optimizer_step(self.m2_optimizer, compute, train=self.inner)
 
     def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """CoT's figures for M (`m_balanced_nll`, `jsd_mediator_bound`), plus `m2_balanced_nll`: M2's

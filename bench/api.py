@@ -17,24 +17,26 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from bench.config.build import build
+from bench.config.build import check_saved_targets
 from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
 from bench.datasets.tokenizers import tokenize
 from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.evaluator import Evaluator, KindFigures, saved_evaluation_parts
 from bench.training.checkpoint import load_model
-from models.generator import Generator
-
-MODEL = "model.pt"
+from bench.training.records import CONFIG, MODEL
+from models import Generator
 
 
 class LoadedRun:
     """A run's final generator with the dataset it was trained on."""
 
-    def __init__(self, path: Path, dataset: Dataset, generator: Generator, seed: int, device: torch.device) -> None:
+    def __init__(
+        self, path: Path, dataset: Dataset, generator: Generator, seed: int, device: torch.device, figures: KindFigures
+    ) -> None:
         self.path, self.dataset, self.generator, self.seed, self.device = path, dataset, generator, seed, device
+        self.kind_figures = figures
 
     def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> list[str]:
         """`n` sentences drawn from softmax(logits / temperature); the same seed gives the same sentences."""
@@ -67,19 +69,27 @@ class LoadedRun:
     def figures(self, n_samples: int = 10_000, temperature: float = 1.0) -> dict[str, float]:
         """The run's evaluation figures at `temperature` (NLL_oracle, NLL_test, JSD; or BLEU on text)."""
         evaluator = Evaluator(
-            EvalConfig(n_samples=n_samples, temperature=temperature), self.dataset, self.seed, self.device
+            EvalConfig(n_samples=n_samples, temperature=temperature),
+            self.dataset,
+            self.seed,
+            self.device,
+            self.kind_figures,
         )
         return evaluator(self.generator, step=-1).figures
 
 
-def load_run(path: str | Path, device: str = "cpu") -> LoadedRun:
-    """The final model of the run folder `path` (its config.yaml and model.pt)."""
+def load_run(path: str | Path, device: str = "cpu", trusted_targets: Sequence[str] = ()) -> LoadedRun:
+    """The final model of the run folder `path` (its config.yaml and model.pt).
+
+    The saved config is data: only the targets the suite ships are built from it, or the exact ones
+    named in `trusted_targets` (your own dataset builder, say)."""
     path = Path(path)
-    for name in ("config.yaml", MODEL):
+    for name in (CONFIG, MODEL):
         if not (path / name).is_file():
-            raise BenchError(f"{path}: no {name} (a complete run folder has config.yaml and {MODEL})")
-    config = OmegaConf.load(path / "config.yaml")
-    dataset: Dataset = build(config.dataset, "dataset")
+            raise BenchError(f"{path}: no {name} (a complete run folder has {CONFIG} and {MODEL})")
+    config = OmegaConf.load(path / CONFIG)
+    check_saved_targets(OmegaConf.to_container(config, resolve=False), path / CONFIG, trusted_targets)
     chosen = resolve_device(device)
+    dataset, figures = saved_evaluation_parts(config.dataset, chosen)
     generator = load_model(path / MODEL, dataset).to(chosen)
-    return LoadedRun(path, dataset, generator, int(config.get("seed", 0)), chosen)
+    return LoadedRun(path, dataset, generator, int(config.get("seed", 0)), chosen, figures)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -30,34 +28,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from bench.config.schema import CONF_DIR, register_configs
 from bench.errors import BenchError
-from bench.files import atomic_write_text
-from bench.training.lifecycle import SIGNALS, Interrupted, Reported, RunLock, describe
+from bench.training.lifecycle import SIGNALS, Interrupted, Reported, describe
 from bench.training.loop import StopRequested
-from bench.training.records import read_status
 
 log = logging.getLogger("bench")
-
-
-def _write_hydra_files(run_dir: Path, cfg: DictConfig, hydra_config: DictConfig) -> None:
-    """What Hydra would write into `.hydra/` (config, hydra, overrides), written under the run's lock."""
-    folder = run_dir / ".hydra"
-    atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg))
-    atomic_write_text(folder / "hydra.yaml", OmegaConf.to_yaml({"hydra": hydra_config}))
-    atomic_write_text(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_config.overrides.task))
-
-
-@contextmanager
-def _job_log(path: Path) -> Iterator[None]:
-    """The run's log file (start, resume, every evaluation's figures, the end), opened under the lock."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-    handler.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield
-    finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
 
 
 def _sweep_worker(hydra_config: DictConfig) -> bool:
@@ -65,18 +39,22 @@ def _sweep_worker(hydra_config: DictConfig) -> bool:
     return hydra_config.mode == RunMode.MULTIRUN and not SIGNALS.owns_process
 
 
-def _run_job(cfg: DictConfig, run_dir: Path, job_name: str) -> None:
-    from bench.training.run import headline, run  # imported here so that `--help` stays fast
+def hydra_files(cfg: DictConfig, hydra_config: DictConfig) -> tuple[tuple[str, str], ...]:
+    """What Hydra would write into `.hydra/` (config, hydra, overrides): the run writes them under its lock."""
+    return (
+        ("config.yaml", OmegaConf.to_yaml(cfg)),
+        ("hydra.yaml", OmegaConf.to_yaml({"hydra": hydra_config})),
+        ("overrides.yaml", OmegaConf.to_yaml(hydra_config.overrides.task)),
+    )
 
-    with RunLock(run_dir):
-        try:
-            _write_hydra_files(run_dir, cfg, HydraConfig.get())
-        except OSError as error:
-            raise BenchError(describe(error)) from error
-        with _job_log(run_dir / f"{job_name}.log"):
-            final = run(cfg, run_dir)
-            step = f"step {final.get('step')}: " if "step" in final else ""
-            log.info("%s %s: %s%s", read_status(run_dir), run_dir, step, headline(final, brief=True))
+
+def _run_job(cfg: DictConfig, hydra_config: DictConfig, run_dir: Path) -> None:
+    from bench.config.spec import resolve_spec  # imported here so that `--help` stays fast
+    from bench.training.run import run
+
+    name = str(hydra_config.runtime.choices.algorithm)
+    spec = resolve_spec(cfg, name, hydra_files(cfg, hydra_config), job_name=str(hydra_config.job.name))
+    run(spec, run_dir)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also for `cotbench`
@@ -96,10 +74,8 @@ def job(cfg: DictConfig) -> None:
     if SIGNALS.received is not None:  # the sweep was stopped: a queued job never starts
         log.info("%s: not started, the sweep was interrupted by %s", run_dir, SIGNALS.received.name)
         return
-    if cfg.threads == 0 and "Joblib" in str(hydra_config.launcher.get("_target_", "")):
-        cfg.threads = 1  # parallel local jobs: one torch thread each, so n_jobs jobs share the cores
     try:
-        _run_job(cfg, run_dir, hydra_config.job.name)
+        _run_job(cfg, hydra_config, run_dir)
     except (StopRequested, Interrupted) as stop:
         if worker:  # the run saved what it could; let the worker drain its queue without starting more
             log.info("%s: %s", run_dir, stop)

@@ -6,6 +6,7 @@ silent CPU run.
 
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -31,3 +32,17 @@ def resolve_device(name: str, option: str = "device") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise BenchError(f"{option}={name}: CUDA is not available on this machine (use cpu or auto)")
     return torch.device(name)
+
+
+def visible_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS says, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def use_threads(threads: int) -> None:
+    """Run torch's CPU work on `threads` threads (0: leave torch's own default)."""
+    if threads:
+        torch.set_num_threads(threads)

@@ -17,10 +17,16 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from bench.config.schema import CONF_DIR
+from bench.config.folders import DATA_ENV
+from bench.config.schema import CONF_DIR, EvalConfig
 from bench.config.schema import compose_config as compose_root_config
-from bench.data import DATA_ENV
-from models.generator import Generator, GeneratorConfig, SequenceSpace
+from bench.config.spec import RunSpec
+from bench.config.spec import compose_spec as compose_run_spec
+from bench.datasets.base import Dataset
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
+from bench.evaluation.text import TextFigures, TextFiguresConfig
+from models import Generator, GeneratorConfig, SequenceSpace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get(DATA_ENV) or REPO_ROOT.parent / "shared" / "data").expanduser()
@@ -41,6 +47,11 @@ def compose_config(*overrides: str) -> DictConfig:
     return compose_root_config(overrides)
 
 
+def compose_spec(*overrides: str) -> RunSpec:
+    """The resolved run `python -m bench OVERRIDES...` would train."""
+    return compose_run_spec(overrides)
+
+
 def shared_file(*parts: str) -> Path:
     """A file under the data root ($COTBENCH_DATA, else ../shared/data), or a clean skip without it."""
     path = DATA_ROOT.joinpath(*parts)
@@ -52,7 +63,7 @@ def shared_file(*parts: str) -> Path:
 def make_generator(space: SequenceSpace = SMALL_SPACE, seed: int = 0, init_std: float = 1.0) -> Generator:
     """A small generator (8 units) over `space`, initialised from `seed`."""
     torch.manual_seed(seed)
-    return Generator(GeneratorConfig(space, emb_dim=8, hidden_dim=8, init_std=init_std))
+    return Generator(space, GeneratorConfig(emb_dim=8, hidden_dim=8, init_std=init_std))
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -94,3 +105,13 @@ def cli_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
         return CliResult(status, captured.out, captured.err)
 
     return call
+
+
+def evaluator_for(dataset: Dataset, config: EvalConfig | None = None, seed: int = 0) -> Evaluator:
+    """An evaluator on the CPU with the figures of the dataset's kind (the default `figures` of its config file)."""
+    cpu = torch.device("cpu")
+    if dataset.kind == "synthetic":
+        figures = SyntheticFigures(SyntheticFiguresConfig(), dataset, cpu)
+    else:
+        figures = TextFigures(TextFiguresConfig(), dataset, cpu)
+    return Evaluator(config or EvalConfig(), dataset, seed, cpu, figures)

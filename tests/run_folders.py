@@ -9,6 +9,14 @@ import pandas as pd
 import yaml
 
 SYNTHETIC_TARGET = "bench.datasets.synthetic.build_synthetic"
+FIGURES = "bench.evaluation.synthetic.SyntheticFigures"
+ALGORITHMS = {
+    "mle": "algorithms.mle.MLE",
+    "cot": "algorithms.cot.CoT",
+    "nested_cot": "algorithms.nested_cot.NestedCoT",
+    "seqgan": "algorithms.seqgan.SeqGAN",
+}
+"""Shipped targets (a saved config naming anything else is refused); other names get MLE's."""
 
 
 def make_run(
@@ -35,8 +43,13 @@ def make_run(
     rows = history or [{"step": 0, **{k: v + 1 for k, v in final.items()}}, {"step": 10, **final}]
     pd.DataFrame(rows).to_csv(run_dir / "history.csv", index=False)
     saved = {
-        "algorithm": {"_target_": f"algorithms.{algorithm}.Algo", "lr": 0.01},
-        "dataset": {"_target_": SYNTHETIC_TARGET, "name": dataset, "oracle_path": None},
+        "algorithm": {"_target_": ALGORITHMS.get(algorithm, ALGORITHMS["mle"]), "lr": 0.01},
+        "dataset": {
+            "_target_": SYNTHETIC_TARGET,
+            "name": dataset,
+            "oracle_path": None,
+            "figures": {"_target_": FIGURES},
+        },
         "train": {"steps": 10},
         "eval": {"every": 10},
         "seed": seed,

@@ -17,7 +17,7 @@ import torch
 from bench.api import load_run
 from bench.errors import BenchError
 from bench.training.run import run
-from tests.conftest import REPO_ROOT, compose_config
+from tests.conftest import REPO_ROOT, compose_spec
 
 README = REPO_ROOT / "README.md"
 README_RUN = "outputs/runs/cot/synthetic/seed0"
@@ -55,7 +55,7 @@ def readme_blocks(heading: str) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("run")
-    run(compose_config(*TINY), run_dir)
+    run(compose_spec(*TINY), run_dir)
     return run_dir
 
 
@@ -138,7 +138,7 @@ def test_text_runs_sample_words_and_score_unknown_words_as_unk(tmp_path: Path) -
     files = ("dataset.train_file=train.txt", "dataset.test_file=test.txt")  # not the published names
     overrides = ("dataset=coco", f"dataset.data_dir={tmp_path}", *files, "dataset.tokenizer=whitespace")
     overrides += ("train.steps=3",)
-    run(compose_config(*overrides, "eval.every=3", "eval.n_samples=40", "progress=false"), tmp_path / "run")
+    run(compose_spec(*overrides, "eval.every=3", "eval.n_samples=40", "progress=false"), tmp_path / "run")
     loaded = load_run(tmp_path / "run")
     sentences = loaded.sample(20, seed=2)
     vocabulary = loaded.dataset.vocabulary

@@ -14,7 +14,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.training.run import run
-from tests.conftest import TINY_RUN, compose_config
+from tests.conftest import TINY_RUN, compose_spec
 
 TINY = (*TINY_RUN[:1], "train.steps=20", "eval.every=10", "eval.n_samples=200", "progress=false")
 
@@ -96,14 +96,14 @@ def test_full_traceback_on_request(tmp_path: Path, cli_in_process, monkeypatch: 
         (["dataset.n_train=0"], "dataset.n_train=0: must be a positive integer"),
         (["dataset.n_train=10"], "algorithm: batch_size=64 exceeds the 10 training sequences"),
         (["resume=sometimes"], "resume='sometimes': must be auto or never"),
-        (["threads=-1"], "threads=-1: must be >= 0"),
+        (["threads=-1"], "threads=-1: must be between 0 (torch's default) and"),
         (["algorithm._target_=algorithms.nope.Nope"], "algorithm._target_=algorithms.nope.Nope: cannot be imported"),
         (["dataset.oracle_path=/no/such/oracle.pkl"], "dataset.oracle_path=/no/such/oracle.pkl: no such file"),
     ],
 )
 def test_bad_value_is_one_line_naming_it(tmp_path: Path, overrides: list[str], message: str) -> None:
     with pytest.raises(BenchError) as raised:
-        run(compose_config(*TINY, *overrides), tmp_path)
+        run(compose_spec(*TINY, *overrides), tmp_path)
     assert message in str(raised.value) and "\n" not in str(raised.value)
     assert not_complete(tmp_path)
 
@@ -120,6 +120,6 @@ def test_empty_or_corrupt_oracle_file(tmp_path: Path, content: bytes, message: s
     oracle = tmp_path / "oracle.pkl"
     oracle.write_bytes(content)
     with pytest.raises(BenchError, match=message) as raised:
-        run(compose_config(*TINY, "dataset=synthetic", f"dataset.oracle_path={oracle}"), tmp_path / "run")
+        run(compose_spec(*TINY, "dataset=synthetic", f"dataset.oracle_path={oracle}"), tmp_path / "run")
     assert "\n" not in str(raised.value)
     assert not_complete(tmp_path / "run")

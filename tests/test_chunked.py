@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.cot import generator_backward, generator_loss
-from algorithms.losses import IGNORED, teacher_forcing_backward, teacher_forcing_loss
-from models.generator import Generator, GeneratorConfig, SequenceSpace
+from algorithms.mle import mle_loss as teacher_forcing_loss
+from algorithms.updates import IGNORED, teacher_forcing_backward
+from models import Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import make_generator
 
@@ -59,8 +60,8 @@ def test_teacher_forcing_backward_takes_another_per_position_loss(chunk: int | N
 def test_cot_generator_backward_equals_the_whole_loss_and_leaves_the_mediator_alone(chunk: int | None) -> None:
     space = SequenceSpace(vocab_size=11, seq_len=5)
     torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(space, 6, 6, init_std=0.5))
-    mediator = Generator(GeneratorConfig(space, 12, 12, init_std=0.5, output_dropout=0.5))
+    generator = Generator(space, GeneratorConfig(6, 6, init_std=0.5))
+    mediator = Generator(space, GeneratorConfig(12, 12, init_std=0.5, output_dropout=0.5))
     tokens = torch.randint(11, (7, 5))
     with torch.no_grad():
         m_logits = mediator.eval()(tokens)

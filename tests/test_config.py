@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from bench.config.build import NODE_KEYS, config_class_of, resolve_target, validated
-from bench.config.schema import NODE_SCHEMAS, Config, compose_config
+from bench.config.build import NODE_ONLY_KEYS, config_class_of, resolve_target, validated
+from bench.config.schema import compose_config
+from bench.config.spec import compose_spec as resolve
 from bench.training.run import run
-from tests.conftest import CONF_DIR, TINY_RUN
+from tests.conftest import CONF_DIR, TINY_RUN, compose_spec
 
 
 def config_files(conf_dir: Path, group: str) -> list[str]:
@@ -30,12 +31,12 @@ def check_config_file(conf_dir: Path, group: str, name: str) -> None:
     where = f"conf/{group}/{name}.yaml"
     try:
         cfg = compose_config([f"{group}={name}"], conf_dir)
-        for node_group in ("algorithm", "dataset"):
+        for node_group in ("algorithm", "dataset", "logger"):
             node = cfg[node_group]
             config_class = config_class_of(resolve_target(node, node_group))
             assert issubclass(OmegaConf.get_type(node), config_class), f"{where}: {node_group} extends another schema"
             validated(node, config_class, node_group)
-        validated(cfg, Config, "config")
+        resolve([f"{group}={name}"], conf_dir)  # the root fields too, as a run resolves them
     except AssertionError:
         raise
     except Exception as error:  # BenchError, or Hydra's and OmegaConf's own
@@ -75,18 +76,27 @@ def test_a_typo_in_a_config_file_fails_naming_file_and_key(tmp_path: Path, file:
     assert f"conf/{file}" in str(failed.value) and key in str(failed.value)
 
 
-@pytest.mark.parametrize("group", ["algorithm", "dataset"])
+def field_defaults(config_class: type) -> dict:
+    """Each field's default, read off the dataclass (constructing one may check the machine, e.g. a package)."""
+    return {
+        item.name: item.default if item.default_factory is dataclasses.MISSING else item.default_factory()
+        for item in dataclasses.fields(config_class)
+    }
+
+
+@pytest.mark.parametrize("group", ["algorithm", "dataset", "logger"])
 def test_config_files_hold_only_values_that_differ_from_the_dataclass(group: str) -> None:
-    schemas = {cls: name for name, cls in NODE_SCHEMAS[group].items()}
     for name in config_files(CONF_DIR, group):
         raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / group / f"{name}.yaml"))
         config_class = config_class_of(resolve_target(OmegaConf.create(raw), group))
-        assert raw.pop("defaults") == [f"/schema/{group}/{schemas[config_class]}@_here_", "_self_"], name
-        defaults = config_class()
+        assert raw.pop("defaults") == [f"/schema/{group}/{config_class.__name__}@_here_", "_self_"], name
+        defaults = field_defaults(config_class)
         for key, value in raw.items():
-            if key in NODE_KEYS and not hasattr(defaults, key):
+            if isinstance(value, str) and value.startswith("${"):  # where the data are: resolved per machine
                 continue
-            default = getattr(defaults, key)
+            if key in NODE_ONLY_KEYS and key not in defaults:
+                continue
+            default = defaults[key]
             default = list(default) if isinstance(default, tuple) else default
             assert value != default, f"conf/{group}/{name}.yaml restates the default {key}: {value}"
 
@@ -94,18 +104,20 @@ def test_config_files_hold_only_values_that_differ_from_the_dataclass(group: str
 def test_every_dataclass_field_is_settable_without_a_plus() -> None:
     cfg = compose_config(["algorithm=seqgan", "algorithm.d_lr=0.001", "steps_by_algorithm.mle=5"])
     assert cfg.algorithm.d_lr == 0.001 and cfg.steps_by_algorithm == {"mle": 5}
-    for name, config_class in NODE_SCHEMAS["algorithm"].items():
+    for name in config_files(CONF_DIR, "algorithm"):
+        config_class = config_class_of(resolve_target(compose_config([f"algorithm={name}"]).algorithm, "algorithm"))
         for item in dataclasses.fields(config_class):
             value = getattr(config_class(), item.name)
             shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list | tuple) else value
+            shown = "null" if value is None else shown
             assert compose_config([f"algorithm={name}", f"algorithm.{item.name}={shown}"])  # no `+` needed
 
 
 def test_a_yaml_only_variant_records_its_own_name(tmp_path: Path) -> None:
     overrides = ["algorithm=cot_no_dropout", *TINY_RUN[:1], "eval.every=3", "eval.n_samples=200", "progress=false"]
-    cfg = compose_config([*overrides, "steps_by_algorithm.cot=50", "steps_by_algorithm.cot_no_dropout=4"])
-    assert cfg.algorithm.name == "cot_no_dropout" and cfg.algorithm.m_dropout == 0.0
-    final = run(cfg, tmp_path)
+    spec = compose_spec(*overrides, "steps_by_algorithm.cot=50", "steps_by_algorithm.cot_no_dropout=4")
+    assert spec.name == "cot_no_dropout" and spec.algorithm.config.m_dropout == 0.0
+    final = run(spec, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["algorithm"] == "cot_no_dropout"
     assert final["step"] == 4  # its own steps_by_algorithm entry, not its parent's
@@ -139,7 +151,7 @@ def test_help_and_job_are_named_cotbench(cli_in_process) -> None:
 def test_not_a_number_never_reaches_a_config() -> None:
     from algorithms.cot import CoTConfig
     from algorithms.seqgan import SeqGANConfig
-    from models.generator import ModelConfig
+    from models import GeneratorConfig
 
     for make, field in [
         (lambda: CoTConfig(g_lr=math.inf), "algorithm.g_lr"),
@@ -147,7 +159,7 @@ def test_not_a_number_never_reaches_a_config() -> None:
         (lambda: SeqGANConfig(g_lr=math.inf), "algorithm.g_lr"),
         (lambda: SeqGANConfig(grad_clip=math.nan), "algorithm.grad_clip"),
         (lambda: SeqGANConfig(d_l2=math.nan), "algorithm.d_l2"),
-        (lambda: ModelConfig(init_std=math.inf), "model.init_std"),
+        (lambda: GeneratorConfig(init_std=math.inf), "model.init_std"),
     ]:
         with pytest.raises(ValueError, match=rf"^{field}=(inf|nan): must be a finite number$"):
             make()

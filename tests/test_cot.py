@@ -16,12 +16,12 @@ from bench.config.build import validated
 from bench.errors import BenchError
 from bench.training.run import build_run, run
 from tests.conftest import TEXT_SPACE as TEXT
-from tests.conftest import compose_config, make_generator
+from tests.conftest import compose_config, compose_spec, make_generator
 
 
 def tiny_cot(seed: int = 0) -> CoT:
     """CoT on synthetic_tiny, built the way a run builds it."""
-    cfg = compose_config("algorithm=cot", "dataset=synthetic_tiny")
+    cfg = compose_spec("algorithm=cot", "dataset=synthetic_tiny")
     torch.manual_seed(seed)
     _, algorithm = build_run(cfg, torch.device("cpu"), torch.Generator().manual_seed(seed))
     return algorithm
@@ -109,11 +109,8 @@ def test_state_dict_restores_both_networks_optimisers_and_batch_position() -> No
 
 
 def test_cot_from_scratch_lowers_the_exact_jsd_on_the_tiny_oracle(tmp_path: Path) -> None:
-    cfg = compose_config(
-        "algorithm=cot", "dataset=synthetic_tiny", "train.steps=200", "eval.every=100", "eval.n_samples=500"
-    )
-    cfg.progress = False
-    run(cfg, tmp_path)
+    overrides = ("algorithm=cot", "dataset=synthetic_tiny", "train.steps=200", "eval.every=100", "eval.n_samples=500")
+    run(compose_spec(*overrides, "progress=false"), tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["jsd"].iloc[-1] < 0.35 * history["jsd"].iloc[0]
     assert history["nll_test"].iloc[-1] < history["nll_test"].iloc[0] - 0.5

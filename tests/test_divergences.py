@@ -16,14 +16,13 @@ from bench.config.build import build
 from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
-from bench.evaluation.evaluator import Evaluator
-from bench.evaluation.synthetic import SyntheticFigures
+from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
 from bench.training.run import build_run, run
 from metrics.entropy import entropy_from_samples
 from metrics.jsd import LN2, jsd_exact, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo, jsd_monte_carlo
 from metrics.prefix_jsd import prefix_jsd_exact, prefix_jsd_monte_carlo
-from models.generator import Generator, GeneratorConfig
-from tests.conftest import compose_config
+from models import Generator, GeneratorConfig
+from tests.conftest import compose_config, compose_spec, evaluator_for
 
 CPU = torch.device("cpu")
 
@@ -34,7 +33,7 @@ def tiny_dataset() -> Dataset:
 
 def tiny_generator(dataset: Dataset, seed: int = 0, init_std: float = 0.5) -> Generator:
     torch.manual_seed(seed)
-    return Generator(GeneratorConfig(dataset.space, 16, 16, init_std=init_std))
+    return Generator(dataset.space, GeneratorConfig(16, 16, init_std=init_std))
 
 
 def literal_jsd(log_p: Tensor, log_g: Tensor) -> float:
@@ -82,7 +81,7 @@ def test_every_exact_prefix_jsd_equals_enumeration_over_prefixes() -> None:
 def test_evaluator_curve_on_synthetic_tiny_is_the_enumerated_one() -> None:
     dataset = tiny_dataset()
     generator = tiny_generator(dataset)
-    evaluation = Evaluator(EvalConfig(n_samples=500), dataset, 0, CPU)(generator, step=7)
+    evaluation = evaluator_for(dataset, EvalConfig(n_samples=500))(generator, step=7)
     log_p, log_g = every_log_prob(dataset, generator)
     rows = evaluation.curves["prefix_jsd"]
     assert [row["t"] for row in rows] == list(range(1, dataset.space.seq_len + 1))
@@ -126,7 +125,7 @@ def test_exact_first_and_second_points_equal_enumeration_and_replace_monte_carlo
     dataset = tiny_dataset()
     generator = tiny_generator(dataset)
     exact = prefix_jsd_exact(*every_log_prob(dataset, generator))
-    points = SyntheticFigures(dataset, CPU).exact_prefix_points(generator, temperature=1.0)
+    points = SyntheticFigures(SyntheticFiguresConfig(), dataset, CPU).exact_prefix_points(generator, temperature=1.0)
     # two float32 routes to the same probabilities (one-step log-softmax vs whole-sequence scores)
     assert points[1] == pytest.approx(float(exact.values[0]), abs=1e-6)
     assert points[2] == pytest.approx(float(exact.values[1]), abs=1e-6)
@@ -155,8 +154,8 @@ def test_prefix_mean_standard_error_matches_the_spread_of_repeated_estimates() -
 def test_full_scale_monte_carlo_first_points_agree_with_the_exact_ones() -> None:
     """Canonical-size embedded oracle (V = 5000, T = 20), an untrained generator, 10,000 samples per side."""
     dataset = build_synthetic(SyntheticConfig(n_train=2, n_test=10_000, n_valid=2))
-    generator = Generator(GeneratorConfig(dataset.space, 32, 32, init_std=0.1))
-    figures = SyntheticFigures(dataset, CPU)
+    generator = Generator(dataset.space, GeneratorConfig(32, 32, init_std=0.1))
+    figures = SyntheticFigures(SyntheticFiguresConfig(), dataset, CPU)
     points = figures.exact_prefix_points(generator, temperature=1.0)
     samples = generator.sample(10_000, torch.Generator().manual_seed(5))
     curve = prefix_jsd_monte_carlo(
@@ -173,7 +172,7 @@ def test_full_scale_monte_carlo_first_points_agree_with_the_exact_ones() -> None
 
 # ----- mediator bound -------------------------------------------------------------------------
 def tiny_cot(steps: int):
-    cfg = compose_config("algorithm=cot", "dataset=synthetic_tiny")
+    cfg = compose_spec("algorithm=cot", "dataset=synthetic_tiny")
     torch.manual_seed(0)
     dataset, cot = build_run(cfg, CPU, torch.Generator().manual_seed(0))
     for _ in range(steps):
@@ -183,7 +182,7 @@ def tiny_cot(steps: int):
 
 def test_mediator_bound_is_exact_on_synthetic_tiny_and_at_least_the_jsd() -> None:
     dataset, cot = tiny_cot(steps=30)
-    evaluation = Evaluator(EvalConfig(n_samples=500), dataset, 0, CPU)(cot.generator, step=30)
+    evaluation = evaluator_for(dataset, EvalConfig(n_samples=500))(cot.generator, step=30)
     figures = cot.evaluation_figures(evaluation.context)
     log_p, log_g = (lp.sum(1).double() for lp in every_log_prob(dataset, cot.generator))
     log_m = cot.mediator.score(dataset.space.all_sequences()).sum(1).double()  # dropout off in score()
@@ -253,7 +252,7 @@ def test_entropy_from_samples_agrees_with_the_exact_entropy_rate(temperature: fl
     generator = tiny_generator(dataset)
     log_g = generator.score(dataset.space.all_sequences(), temperature).sum(1).double()
     exact_rate = float(-(log_g.exp() * log_g).sum()) / dataset.space.seq_len
-    evaluation = Evaluator(EvalConfig(n_samples=20_000, temperature=temperature), dataset, 0, CPU)(generator, 0)
+    evaluation = evaluator_for(dataset, EvalConfig(n_samples=20_000, temperature=temperature))(generator, 0)
     value, error = evaluation.figures["entropy"], evaluation.figures["entropy_se"]
     assert 0 < error < 0.02
     assert abs(value - exact_rate) < 4 * error, (value, error, exact_rate)
@@ -277,7 +276,7 @@ def test_validation_sample_is_fresh_and_scored_at_every_evaluation() -> None:
     assert not torch.equal(dataset.valid[:100], dataset.test[:100])
     assert not torch.equal(dataset.valid[:100], dataset.train[:100])
     generator = tiny_generator(dataset)
-    figures = Evaluator(EvalConfig(n_samples=100), dataset, 0, CPU)(generator, 0).figures
+    figures = evaluator_for(dataset, EvalConfig(n_samples=100))(generator, 0).figures
     expected = -generator.score(dataset.valid).double().mean().item()
     assert figures["nll_valid"] == pytest.approx(expected, abs=1e-9)
     again = build(compose_config("dataset=synthetic_tiny").dataset, "dataset")
@@ -305,7 +304,7 @@ RUN = ("algorithm=cot", "dataset=synthetic_tiny", "eval.every=2", "eval.n_sample
 
 def test_a_run_records_every_figure_and_the_prefix_curve_and_resume_never_duplicates_it(tmp_path: Path) -> None:
     straight = tmp_path / "straight"
-    run(compose_config(*RUN, "train.steps=6"), straight)
+    run(compose_spec(*RUN, "train.steps=6"), straight)
     history = pd.read_csv(straight / "history.csv")
     new = {"jsd_prefix_mean", "jsd_prefix_mean_se", "entropy", "nll_valid", "jsd_mediator_bound", "m_balanced_nll"}
     assert new <= set(history.columns)
@@ -318,8 +317,8 @@ def test_a_run_records_every_figure_and_the_prefix_curve_and_resume_never_duplic
     assert last["jsd"].mean() == pytest.approx(history["jsd_prefix_mean"].iloc[-1], abs=1e-12)
 
     resumed = tmp_path / "resumed"
-    run(compose_config(*RUN, "train.steps=4"), resumed)
+    run(compose_spec(*RUN, "train.steps=4"), resumed)
     with (resumed / "prefix_jsd.csv").open("a") as stream:  # rows the checkpoint does not know of
         stream.write("4,1,0.5,0.0,True\n")
-    run(compose_config(*RUN, "train.steps=6"), resumed)
+    run(compose_spec(*RUN, "train.steps=6"), resumed)
     pd.testing.assert_frame_equal(pd.read_csv(resumed / "prefix_jsd.csv"), curve)

@@ -27,9 +27,10 @@ from bench import files
 from bench.errors import BenchError
 from bench.report import main as report_main
 from bench.training.lifecycle import RunLock
+from bench.training.records import CHECKPOINT
 from bench.training.resume import comparable, first_difference
-from bench.training.run import CHECKPOINT, run
-from tests.conftest import REPO_ROOT, cli_env, compose_config, run_cli
+from bench.training.run import run
+from tests.conftest import REPO_ROOT, cli_env, compose_config, compose_spec, run_cli
 from tests.run_folders import make_run
 
 # A run of a few seconds: 4^4 = 256 sequences, so the JSD is exact and cheap.
@@ -81,12 +82,12 @@ def test_item_2_symlinks_in_a_run_folder_are_refused(tmp_path: Path, cli_in_proc
     run_dir.mkdir()
     (run_dir / ".lock").symlink_to(victim)
     with pytest.raises(BenchError, match=r"\.lock: is a symbolic link; refusing to write through it"):
-        run(compose_config(*TINY), run_dir)
+        run(compose_spec(*TINY), run_dir)
     (run_dir / ".lock").unlink()
     (run_dir / ".hydra").mkdir()
     (run_dir / ".hydra" / "config.yaml").symlink_to(victim)
     with pytest.raises(BenchError, match=r"\.hydra/config\.yaml: is a symbolic link"):
-        run(compose_config(*TINY), run_dir)
+        run(compose_spec(*TINY), run_dir)
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     (sweep / "multirun.yaml").symlink_to(victim)
@@ -131,7 +132,7 @@ def test_item_4_a_full_disk_is_one_line_naming_the_path_and_the_run_is_failed(
 
     monkeypatch.setattr(files, "_open_for_write", open_for_write)
     with pytest.raises(BenchError) as raised:
-        run(compose_config(*TINY), tmp_path)
+        run(compose_spec(*TINY), tmp_path)
     assert str(raised.value) == f"cannot write {tmp_path / CHECKPOINT}: no space left on device"
     assert metrics(tmp_path)["status"] == "failed"
     assert "no space left on device" in metrics(tmp_path)["reason"]
@@ -147,16 +148,16 @@ def test_item_4_a_full_disk_is_one_line_naming_the_path_and_the_run_is_failed(
 )
 def test_item_4_overflows_are_one_line_and_never_left_running(tmp_path: Path, overrides: list[str], cause: str) -> None:
     with pytest.raises(BenchError) as raised:
-        run(compose_config(*TINY, *overrides), tmp_path)
+        run(compose_spec(*TINY, *overrides), tmp_path)
     assert cause in str(raised.value).lower() and "\n" not in str(raised.value)
     if (tmp_path / "metrics.json").exists():
         assert metrics(tmp_path)["status"] == "failed" and metrics(tmp_path)["reason"]
 
 
 def test_item_4_a_checkpoint_with_the_wrong_keys_is_refused(tmp_path: Path) -> None:
-    torch.save({"format": 1, "weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
-    with pytest.raises(BenchError, match=r"not a cotbench run checkpoint \(missing config, fingerprint"):
-        run(compose_config(*TINY), tmp_path)
+    torch.save({"format": 2, "weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
+    with pytest.raises(BenchError, match=r"not a cotbench run checkpoint \(missing config, identity"):
+        run(compose_spec(*TINY), tmp_path)
 
 
 def test_item_4_command_line_one_line_exit_2_and_traceback_on_request(
@@ -195,10 +196,10 @@ def test_item_5_nan_oracle_refused_and_nan_config_values_compare_equal(tmp_path:
     oracle.write_bytes(pickle.dumps(seqgan_arrays(6, 8, fill=math.nan)))
     overrides = (*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}", *TINY[3:])
     with pytest.raises(BenchError, match=r"array 7 holds non-finite values \(NaN or infinity\)"):
-        run(compose_config(*overrides), tmp_path / "run")
+        run(compose_spec(*overrides), tmp_path / "run")
     assert not (tmp_path / "run" / "metrics.json").exists()
 
-    saved = comparable(compose_config(*TINY))
+    saved = comparable(compose_spec(*TINY).resolved)
     saved["model"]["init_std"] = math.nan  # as a checkpoint made with a NaN field records it
     current = json.loads(json.dumps(saved))  # a fresh copy: a distinct NaN object
     assert first_difference(saved, current) is None
@@ -223,11 +224,11 @@ def test_item_8_an_empty_output_folder_is_refused(
 # Item 9: a complete run is never touched again, whatever schedule it ended on.
 def test_item_9_a_complete_seqgan_run_is_never_reopened(tmp_path: Path) -> None:
     overrides = ("algorithm=seqgan_tiny", *TINY[:3], "train.steps=1000", "eval.every=1000", *TINY[5:])
-    first = run(compose_config(*overrides), tmp_path)
+    first = run(compose_spec(*overrides), tmp_path)
     assert first["step"] < 1000  # SeqGAN ended on its own schedule
     files = ("metrics.json", "history.csv", "samples.txt", "model.pt", CHECKPOINT)
     before = {name: os.stat(tmp_path / name).st_ino for name in files}  # an atomic rewrite changes the inode
-    assert run(compose_config(*overrides), tmp_path) == first
+    assert run(compose_spec(*overrides), tmp_path) == first
     assert {name: os.stat(tmp_path / name).st_ino for name in files} == before
     assert metrics(tmp_path)["status"] == "complete"
 
@@ -301,7 +302,7 @@ def test_item_12_stale_temporary_files_are_removed_on_the_next_start(tmp_path: P
     stale = [tmp_path / ".checkpoint.pt.k3j2_x.tmp", tmp_path / ".metrics.json.a8b9c0.tmp"]
     for path in stale:
         path.write_bytes(b"\0" * 1000)
-    run(compose_config(*TINY), tmp_path)
+    run(compose_spec(*TINY), tmp_path)
     assert not any(path.exists() for path in stale)
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -358,7 +359,9 @@ def _report_error(capsys: pytest.CaptureFixture, *argv: str) -> str:
     return err.strip()
 
 
-@pytest.mark.parametrize("target", ["cotbench_plugin.build", "this.s", "os.system", "bench"])
+@pytest.mark.parametrize(
+    "target", ["cotbench_plugin.build", "this.s", "os.system", "bench", "bench.cli.os.system", "algorithms.mle.os"]
+)
 def test_a_foreign_target_in_a_saved_config_is_refused_before_any_import(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
@@ -369,7 +372,7 @@ def test_a_foreign_target_in_a_saved_config_is_refused_before_any_import(
     monkeypatch.syspath_prepend(str(sweep))
     before = set(sys.modules)
     err = _report_error(capsys, ".", "--out", str(tmp_path / "out"))
-    assert f"dataset._target_={target} is not part of cotbench; refusing to import it" in err
+    assert f"dataset._target_={target} is not a target the suite ships; refusing to import it" in err
     assert not (sweep / "MARKER").exists()
     assert not {"cotbench_plugin", "this"} & (set(sys.modules) - before)
     assert not (tmp_path / "out").exists()
@@ -377,9 +380,10 @@ def test_a_foreign_target_in_a_saved_config_is_refused_before_any_import(
 
 def test_a_target_the_user_trusts_is_admitted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0}, config={"algorithm._target_": "myalgos.Thing"})
-    assert report_main([str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--allow-target", "myalgos"]) == 0
-    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out2"), "--allow-target", "myalgo")
-    assert "algorithm._target_=myalgos.Thing is not part of cotbench" in err
+    trusted = ["--allow-target", "myalgos.Thing"]
+    assert report_main([str(tmp_path / "s"), "--out", str(tmp_path / "out"), *trusted]) == 0
+    err = _report_error(capsys, str(tmp_path / "s"), "--out", str(tmp_path / "out2"), "--allow-target", "myalgos")
+    assert "algorithm._target_=myalgos.Thing is not a target the suite ships" in err  # exact names, not prefixes
 
 
 @pytest.mark.parametrize("missing", ["history.csv", "config.yaml"])
@@ -409,7 +413,7 @@ def test_an_unknown_device_and_an_unwritable_out_are_one_line(tmp_path: Path, ca
 def test_an_unreadable_model_skips_that_run_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sweep = tmp_path / "s"
     for seed in (0, 1):
-        cfg = compose_config(
+        cfg = compose_spec(
             "algorithm=mle",
             f"seed={seed}",
             "dataset=synthetic_tiny",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import BUNDLES, FetchError, fetch, main, sha256_of
+from bench.datasets.fetch import BUNDLES, FetchError, fetch, main, sha256_of
 from tests.conftest import REPO_ROOT, shared_file
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.generator import Generator, GeneratorConfig, SequenceSpace, draw_tokens
+from models import Generator, GeneratorConfig, SequenceSpace, draw_tokens
 from tests.conftest import SMALL_SPACE as TINY
 from tests.conftest import TEXT_SPACE as TEXT
 from tests.conftest import make_generator
@@ -146,12 +146,12 @@ def test_bad_spaces_and_configs_are_refused() -> None:
     with pytest.raises(ValueError, match="together"):
         SequenceSpace(vocab_size=5, seq_len=3, eos_token=2)
     with pytest.raises(ValueError, match="output_dropout"):
-        GeneratorConfig(TINY, output_dropout=1.0)
+        GeneratorConfig(output_dropout=1.0)
 
 
 def test_initialisation_is_normal_with_the_given_std() -> None:
     torch.manual_seed(0)
-    model = Generator(GeneratorConfig(SequenceSpace(5000, 20), 32, 32, init_std=0.1))
+    model = Generator(SequenceSpace(5000, 20), GeneratorConfig(32, 32, init_std=0.1))
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert weights.mean().item() == pytest.approx(0.0, abs=2e-3)
     assert weights.std().item() == pytest.approx(0.1, rel=0.01)
@@ -159,6 +159,6 @@ def test_initialisation_is_normal_with_the_given_std() -> None:
 
 def test_orthogonal_recurrent_blocks() -> None:
     torch.manual_seed(0)
-    model = Generator(GeneratorConfig(TINY, 8, 8, recurrent_init="orthogonal"))
+    model = Generator(TINY, GeneratorConfig(8, 8, recurrent_init="orthogonal"))
     for block in model.lstm.weight_hh_l0.detach().chunk(4, dim=0):
         assert torch.allclose(block @ block.T, torch.eye(8), atol=1e-5)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from algorithms.mle import MLE
 from bench.training.run import run
-from tests.conftest import compose_config
+from tests.conftest import compose_spec
 
 
 class ScheduledMLE(MLE):
@@ -32,19 +32,17 @@ class ScheduledMLE(MLE):
 
 
 def test_loop_uses_the_algorithm_default_budget_and_stops_when_its_schedule_ends(tmp_path: Path) -> None:
-    cfg = compose_config("dataset=synthetic_tiny", "eval.every=5", "eval.n_samples=200", "progress=false")
-    cfg.algorithm._target_ = f"{__name__}.ScheduledMLE"
-    final = run(cfg, tmp_path)
+    target = f"algorithm._target_={__name__}.ScheduledMLE"
+    spec = compose_spec("dataset=synthetic_tiny", "eval.every=5", "eval.n_samples=200", "progress=false", target)
+    final = run(spec, tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["step"].tolist() == [0, 5, 7]
     assert final["step"] == 7
 
 
 def test_train_steps_overrides_the_default_budget(tmp_path: Path) -> None:
-    cfg = compose_config("dataset=synthetic_tiny", "train.steps=4", "eval.every=3", "eval.n_samples=200")
-    cfg.algorithm._target_ = f"{__name__}.ScheduledMLE"
-    cfg.progress = False
-    run(cfg, tmp_path)
+    target = f"algorithm._target_={__name__}.ScheduledMLE"
+    run(compose_spec("dataset=synthetic_tiny", "train.steps=4", "eval.every=3", "eval.n_samples=200", target), tmp_path)
     assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 3, 4]
 
 
@@ -57,7 +55,7 @@ def test_rows_count_the_sequences_each_algorithm_sampled_in_training(tmp_path: P
     for name, per_step in per_iteration.items():
         run_dir = tmp_path / name
         overrides = ("dataset=synthetic_tiny", "train.steps=6", "eval.every=3", "eval.n_samples=50", "progress=false")
-        run(compose_config(f"algorithm={name}", f"algorithm.batch_size={b}", *overrides), run_dir)
+        run(compose_spec(f"algorithm={name}", f"algorithm.batch_size={b}", *overrides), run_dir)
         history = pd.read_csv(run_dir / "history.csv")
         assert history["sequences_generated"].tolist() == [0, 3 * per_step, 6 * per_step], name
 
@@ -73,10 +71,9 @@ class SlowMLE(MLE):
 def test_training_clocks_count_the_steps_alone(tmp_path: Path) -> None:
     """train_s covers the training steps only (each sleeps 50 ms, so at least 4 x 0.05 s), never the
     evaluations that wall_s also holds; train_cpu_s is CPU time, which a sleep does not use."""
-    cfg = compose_config("dataset=synthetic_tiny", "train.steps=4", "eval.every=2", "eval.n_samples=2000")
-    cfg.algorithm._target_ = f"{__name__}.SlowMLE"
-    cfg.progress, cfg.threads = False, 1  # one thread: CPU time cannot outrun wall-clock
-    run(cfg, tmp_path)
+    overrides = ("dataset=synthetic_tiny", "train.steps=4", "eval.every=2", "eval.n_samples=2000", "progress=false")
+    # one thread (the default): CPU time cannot outrun wall-clock
+    run(compose_spec(*overrides, f"algorithm._target_={__name__}.SlowMLE"), tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history.loc[0, "train_s"] == 0 and history.loc[0, "train_cpu_s"] == 0  # step 0: evaluation only
     end = history.iloc[-1]

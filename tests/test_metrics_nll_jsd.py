@@ -16,7 +16,7 @@ from metrics.jsd import (
     jsd_stepwise_bound_monte_carlo,
 )
 from metrics.nll import mean_token_nll, nll_oracle, nll_test
-from models.generator import Generator, GeneratorConfig, SequenceSpace
+from models import Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import compose_config
 
 
@@ -57,8 +57,8 @@ def test_exact_jsd_extremes_symmetry_and_literal_value() -> None:
 def tiny_models() -> tuple[Generator, Generator, torch.Tensor]:
     space = SequenceSpace(vocab_size=4, seq_len=4)
     torch.manual_seed(0)
-    p = Generator(GeneratorConfig(space, 8, 8, init_std=1.0))
-    g = Generator(GeneratorConfig(space, 8, 8, init_std=0.7))
+    p = Generator(space, GeneratorConfig(8, 8, init_std=1.0))
+    g = Generator(space, GeneratorConfig(8, 8, init_std=0.7))
     return p, g, space.all_sequences()
 
 
@@ -97,7 +97,7 @@ def test_monte_carlo_jsd_of_identical_and_disjoint_models() -> None:
 def test_monte_carlo_jsd_agrees_with_enumeration_on_synthetic_tiny() -> None:
     dataset = build(compose_config("dataset=synthetic_tiny").dataset, "dataset")
     torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(dataset.space, 16, 16, init_std=0.5))
+    generator = Generator(dataset.space, GeneratorConfig(16, 16, init_std=0.5))
     every = dataset.space.all_sequences()
     exact = jsd_exact(dataset.oracle.score(every).sum(1), generator.score(every).sum(1)).value
     rng = torch.Generator().manual_seed(1)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from algorithms.base import EpochBatches
-from algorithms.losses import teacher_forcing_loss
+from algorithms.mle import mle_loss as teacher_forcing_loss
 from bench.training.run import run
 from tests.conftest import TEXT_SPACE as TEXT
-from tests.conftest import compose_config, make_generator
+from tests.conftest import compose_spec, make_generator
 
 
 def test_teacher_forcing_loss_is_mean_nll_over_scored_tokens() -> None:
@@ -36,7 +36,7 @@ def test_epoch_batches_cover_the_data_once_per_epoch() -> None:
 
 
 def test_mle_learns_the_tiny_oracle(tmp_path: Path) -> None:
-    cfg = compose_config("dataset=synthetic_tiny", "train.steps=300", "eval.every=100", "progress=false")
+    cfg = compose_spec("dataset=synthetic_tiny", "train.steps=300", "eval.every=100", "progress=false")
     run(cfg, tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["jsd"].iloc[-1] < 0.25 * history["jsd"].iloc[0]

@@ -19,9 +19,10 @@ from algorithms.nested_cot import NestedCoT, NestedCoTConfig
 from bench.config.build import validated
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
+from bench.evaluation.catalogue import CLOCKS as TIMES
 from bench.training.loop import DivergenceError, check_parameters
-from bench.training.run import TIMES, build_run, run
-from tests.conftest import CONF_DIR, compose_config
+from bench.training.run import build_run, run
+from tests.conftest import CONF_DIR, compose_config, compose_spec
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +36,7 @@ def one_thread() -> Iterator[None]:
 
 def tiny(*overrides: str, algorithm: str = "nested_cot", seed: int = 0) -> tuple[Dataset, NestedCoT | CoT]:
     """The dataset and algorithm a run on synthetic_tiny builds."""
-    cfg = compose_config(f"algorithm={algorithm}", "dataset=synthetic_tiny", *overrides)
+    cfg = compose_spec(f"algorithm={algorithm}", "dataset=synthetic_tiny", *overrides)
     torch.manual_seed(seed)
     return build_run(cfg, torch.device("cpu"), torch.Generator().manual_seed(seed))
 
@@ -226,12 +227,9 @@ RUN = ("algorithm=nested_cot", "dataset=synthetic_tiny", "eval.every=10", "eval.
 
 
 def test_runs_through_the_loop_and_resumes_bit_identically(tmp_path: Path) -> None:
-    whole = compose_config(*RUN, "train.steps=30")
-    whole.progress = False
+    whole = compose_spec(*RUN, "train.steps=30", "progress=false")
     final = run(whole, tmp_path / "whole")
-    first = compose_config(*RUN, "train.steps=20")
-    first.progress = False
-    run(first, tmp_path / "parts")
+    run(compose_spec(*RUN, "train.steps=20", "progress=false"), tmp_path / "parts")
     resumed = run(whole, tmp_path / "parts")  # continues from the step-20 checkpoint
     assert resumed == final
     history = pd.read_csv(tmp_path / "whole" / "history.csv")
@@ -264,7 +262,7 @@ def test_bad_values_fail_with_one_line(override: str, message: str) -> None:
 
 
 def test_a_batch_larger_than_the_data_fails_with_one_line(tmp_path: Path) -> None:
-    cfg = compose_config(*RUN, "algorithm.batch_size=5000")
+    cfg = compose_spec(*RUN, "algorithm.batch_size=5000")
     with pytest.raises(BenchError, match=r"^algorithm: batch_size=5000 exceeds the 2000 training sequences$"):
         run(cfg, tmp_path)
     assert not (tmp_path / "history.csv").exists()

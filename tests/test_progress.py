@@ -9,7 +9,7 @@ import pytest
 
 from bench.training.progress import ProgressBar, evaluations_left, format_seconds, steps_left_by_phase
 from bench.training.run import run
-from tests.conftest import compose_config
+from tests.conftest import compose_spec
 
 
 class FakeClock:
@@ -77,7 +77,7 @@ def test_steps_and_evaluations_left() -> None:
 def test_the_bar_names_each_seqgan_phase_and_says_when_it_evaluates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = compose_config(
+    cfg = compose_spec(
         "algorithm=seqgan_tiny",
         "dataset=synthetic_tiny",
         "eval.every=100",

@@ -19,11 +19,12 @@ import torch
 
 from algorithms.mle import MLE
 from bench.errors import BenchError
+from bench.evaluation.catalogue import CLOCKS as TIMES
 from bench.seeds import seed_everything
 from bench.training import checkpoint
-from bench.training.lifecycle import RunLock
-from bench.training.run import CHECKPOINT, MODEL, TIMES, build_run, run
-from tests.conftest import REPO_ROOT, compose_config
+from bench.training.records import CHECKPOINT, MODEL
+from bench.training.run import build_run, run
+from tests.conftest import REPO_ROOT, compose_spec
 
 # Small enough to run in seconds, slow enough (about 4 ms a step) to be stopped mid-training.
 RESUMABLE = (
@@ -129,10 +130,9 @@ class BlowsUpAtStep25(MLE):
 
 
 def test_divergence_stops_with_one_line_keeps_last_good_checkpoint_and_marks_failed(tmp_path: Path) -> None:
-    cfg = compose_config(*TINY)
-    cfg.algorithm._target_ = f"{__name__}.BlowsUpAtStep25"
+    spec = compose_spec(*TINY, f"algorithm._target_={__name__}.BlowsUpAtStep25")
     with pytest.raises(BenchError, match=r"^step 26: g_loss is nan \(training diverged\)$"):
-        run(cfg, tmp_path)
+        run(spec, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "failed"
     assert metrics["reason"] == "step 26: g_loss is nan (training diverged); last good checkpoint: step 20"
@@ -142,20 +142,20 @@ def test_divergence_stops_with_one_line_keeps_last_good_checkpoint_and_marks_fai
 
 
 def test_rerunning_a_complete_run_changes_nothing_and_resume_never_starts_over(tmp_path: Path) -> None:
-    first = run(compose_config(*TINY), tmp_path)
+    first = run(compose_spec(*TINY), tmp_path)
     stamp = (tmp_path / "metrics.json").read_text()
-    assert run(compose_config(*TINY), tmp_path) == first
+    assert run(compose_spec(*TINY), tmp_path) == first
     assert (tmp_path / "metrics.json").read_text() == stamp
 
     (tmp_path / "history.csv").write_text("step\n999\n")
-    assert run(compose_config(*TINY, "resume=never"), tmp_path) == first
+    assert run(compose_spec(*TINY, "resume=never"), tmp_path) == first
     assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 20, 40, 60]
 
 
 def test_a_longer_budget_continues_a_complete_run(tmp_path: Path) -> None:
-    run(compose_config(*TINY), tmp_path)
-    extended = run(compose_config(*TINY[:1], "train.steps=100", *TINY[2:]), tmp_path)
-    straight = run(compose_config(*TINY[:1], "train.steps=100", *TINY[2:]), tmp_path / "straight")
+    run(compose_spec(*TINY), tmp_path)
+    extended = run(compose_spec(*TINY[:1], "train.steps=100", *TINY[2:]), tmp_path)
+    straight = run(compose_spec(*TINY[:1], "train.steps=100", *TINY[2:]), tmp_path / "straight")
     assert extended == straight
 
 
@@ -165,18 +165,18 @@ def test_resuming_with_another_config_is_refused_naming_the_value(tmp_path: Path
     process.send_signal(signal.SIGKILL)
     process.wait()
     with pytest.raises(BenchError, match=r"made with another config: algorithm.lr=0.02 \(the checkpoint has 0.01\)"):
-        run(compose_config(*RESUMABLE, "algorithm.lr=0.02"), tmp_path)
+        run(compose_spec(*RESUMABLE, "algorithm.lr=0.02"), tmp_path)
     with pytest.raises(BenchError, match=r"model.hidden_dim=16 \(the checkpoint has 32\)"):
-        run(compose_config(*RESUMABLE, "model.hidden_dim=16"), tmp_path)
+        run(compose_spec(*RESUMABLE, "model.hidden_dim=16"), tmp_path)
 
 
 def test_a_saved_model_is_refused_for_another_vocabulary(tmp_path: Path) -> None:
-    run(compose_config(*TINY), tmp_path)
-    cfg = compose_config(*TINY)
+    run(compose_spec(*TINY), tmp_path)
+    cfg = compose_spec(*TINY)
     dataset, _ = build_run(cfg, torch.device("cpu"), seed_everything(0, torch.device("cpu")))
     model = checkpoint.load_model(tmp_path / MODEL, dataset)
     assert model.space == dataset.space
-    other, _ = build_run(compose_config(*TINY, "dataset.vocab_size=9"), torch.device("cpu"), torch.Generator())
+    other, _ = build_run(compose_spec(*TINY, "dataset.vocab_size=9"), torch.device("cpu"), torch.Generator())
     with pytest.raises(checkpoint.CheckpointError, match="saved for another vocabulary"):
         checkpoint.load_model(tmp_path / MODEL, other)
 
@@ -194,11 +194,11 @@ class Payload:
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    run(compose_config(*TINY), run_dir)
+    run(compose_spec(*TINY), run_dir)
     marker = tmp_path / "pwned"
     torch.save({"format": 1, "config": Payload(marker)}, run_dir / CHECKPOINT)  # a zip with a hostile pickle
     with pytest.raises(checkpoint.CheckpointError, match="refused, not a plain checkpoint"):
-        run(compose_config(*TINY, "train.steps=80"), run_dir)
+        run(compose_spec(*TINY, "train.steps=80"), run_dir)
     (run_dir / "raw.pt").write_bytes(pickle.dumps(Payload(marker)))  # a bare hostile pickle
     with pytest.raises(checkpoint.CheckpointError):
         checkpoint.load(run_dir / "raw.pt")
@@ -208,29 +208,28 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(tmp_path: 
 def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / CHECKPOINT).write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(checkpoint.CheckpointError, match="not a readable checkpoint"):
-        run(compose_config(*TINY), tmp_path)
+        run(compose_spec(*TINY), tmp_path)
     with zipfile.ZipFile(tmp_path / CHECKPOINT, "w") as archive:
         archive.writestr("nothing/data.pkl", b"")
     with pytest.raises(checkpoint.CheckpointError, match=str(tmp_path)):
-        run(compose_config(*TINY), tmp_path)
+        run(compose_spec(*TINY), tmp_path)
 
 
 def test_two_writers_never_share_a_run_directory(tmp_path: Path) -> None:
     holder = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)  # another writer's lock (its own open file)
     fcntl.flock(holder, fcntl.LOCK_EX)
     with pytest.raises(BenchError, match="another process is writing this run"):
-        run(compose_config(*TINY), tmp_path)
+        run(compose_spec(*TINY), tmp_path)
     assert not (tmp_path / "metrics.json").exists()
     os.close(holder)  # the lock is released with its holder
-    with RunLock(tmp_path), RunLock(tmp_path):  # taken again by the process that holds it: a no-op
-        run(compose_config(*TINY), tmp_path)
+    run(compose_spec(*TINY), tmp_path)
 
 
 def test_a_checkpoint_recording_keys_that_may_change_still_resumes(tmp_path: Path) -> None:
     """Budget and run-time keys (device, threads, budgets) never block a resume, whichever side has them."""
-    run(compose_config(*TINY), tmp_path)
+    run(compose_spec(*TINY), tmp_path)
     saved = checkpoint.load(tmp_path / CHECKPOINT)
     saved["config"] |= {"steps_by_algorithm": {}, "threads": 7, "device": "cuda"}
     checkpoint.save(tmp_path / CHECKPOINT, {k: v for k, v in saved.items() if k != "format"})
-    extended = run(compose_config(*TINY[:1], "train.steps=80", *TINY[2:]), tmp_path)
+    extended = run(compose_spec(*TINY[:1], "train.steps=80", *TINY[2:]), tmp_path)
     assert extended["step"] == 80

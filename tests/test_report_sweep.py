@@ -16,7 +16,7 @@ from bench.report.grouping import group_runs
 from bench.report.plots import final_prefix_curves, plot_cot_jsd, plot_prefix_jsd
 from bench.report.runs import collect
 from bench.training.run import run
-from tests.conftest import REPO_ROOT, compose_config
+from tests.conftest import REPO_ROOT, compose_spec
 from tests.run_folders import make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,7 +37,7 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sweep = tmp_path_factory.mktemp("sweeps") / "tiny"
     for algorithm in ("mle", "cot"):
         for seed in (0, 1):
-            cfg = compose_config(f"algorithm={algorithm}", f"seed={seed}", *TINY)
+            cfg = compose_spec(f"algorithm={algorithm}", f"seed={seed}", *TINY)
             run(cfg, sweep / algorithm / "synthetic_tiny" / f"seed{seed}")
     return sweep
 

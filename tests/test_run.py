@@ -13,9 +13,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from bench.errors import BenchError
+from bench.evaluation.catalogue import HEADLINE
 from bench.report import main as report_main
-from bench.training.run import HEADLINE, run
-from tests.conftest import CONF_DIR, REPO_ROOT, compose_config, run_cli
+from bench.training.run import run
+from tests.conftest import CONF_DIR, REPO_ROOT, compose_spec, run_cli
 
 TINY_RUN = ("dataset=synthetic_tiny", "train.steps=60", "eval.every=20", "eval.n_samples=400", "progress=false")
 
@@ -39,18 +40,17 @@ def test_cli_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_figures_different_seed_different_figures(tmp_path: Path) -> None:
-    first = run(compose_config(*TINY_RUN, "seed=3"), tmp_path / "a")
-    again = run(compose_config(*TINY_RUN, "seed=3"), tmp_path / "b")
-    other = run(compose_config(*TINY_RUN, "seed=4"), tmp_path / "c")
+    first = run(compose_spec(*TINY_RUN, "seed=3"), tmp_path / "a")
+    again = run(compose_spec(*TINY_RUN, "seed=3"), tmp_path / "b")
+    other = run(compose_spec(*TINY_RUN, "seed=4"), tmp_path / "c")
     assert first == again
     assert first != other
     assert (tmp_path / "a" / "samples.txt").read_text() == (tmp_path / "b" / "samples.txt").read_text()
 
 
 def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
-    cfg = compose_config(*TINY_RUN, "algorithm._target_=algorithms.nope.Nope")
     with pytest.raises(BenchError, match="algorithm._target_=algorithms.nope.Nope: cannot be imported"):
-        run(cfg, tmp_path)
+        compose_spec(*TINY_RUN, "algorithm._target_=algorithms.nope.Nope")
 
 
 def test_smoke_experiment_runs_every_algorithm_and_reports(tmp_path: Path) -> None:
@@ -119,7 +119,8 @@ def test_the_model_at_the_lowest_validation_nll_is_kept_and_reaches_the_temperat
     the logged figure), and the report's temperature curves sweep it beside the final model."""
     from bench.config.build import build
     from bench.training.checkpoint import load_model, saved_model_step
-    from bench.training.run import BEST_VALID_MODEL, lowest_valid_yet
+    from bench.training.records import BEST_VALID_MODEL
+    from bench.training.run import lowest_valid_yet
     from metrics.nll import mean_token_nll
 
     overrides = (
@@ -133,7 +134,7 @@ def test_the_model_at_the_lowest_validation_nll_is_kept_and_reaches_the_temperat
         "threads=1",
     )
     for seed in (0, 1):
-        run(compose_config(*overrides, f"seed={seed}"), tmp_path / "s" / f"seed{seed}")
+        run(compose_spec(*overrides, f"seed={seed}"), tmp_path / "s" / f"seed{seed}")
     run_dir = tmp_path / "s" / "seed0"
     history = pd.read_csv(run_dir / "history.csv")
     best = history.loc[history["nll_valid"].idxmin()]

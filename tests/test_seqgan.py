@@ -12,16 +12,16 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from algorithms.base import TrainingContext
-from algorithms.losses import backward, clipped_update
-from algorithms.seqgan.algorithm import SeqGAN, SeqGANConfig, discriminator_config
+from algorithms.seqgan.algorithm import SeqGAN, SeqGANConfig, discriminator_config, policy_gradient_loss
 from algorithms.seqgan.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.seqgan.rollout import complete_prefixes, policy_gradient_loss, rollout_rewards
+from algorithms.seqgan.rollout import complete_prefixes, rollout_rewards
+from algorithms.updates import backward, optimizer_step
 from bench.config.build import validated
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
 from bench.errors import BenchError
 from bench.training.run import run
-from models.generator import SequenceSpace
-from tests.conftest import compose_config, make_generator
+from models import SequenceSpace
+from tests.conftest import compose_config, compose_spec, make_generator
 
 SPACE = SequenceSpace(vocab_size=6, seq_len=5)
 TINY_D = {"d_emb_dim": 8, "d_filter_sizes": [1, 2, 3], "d_num_filters": [4, 4, 4]}
@@ -103,9 +103,7 @@ def test_a_policy_gradient_step_favours_the_sequence_with_the_higher_reward() ->
     rewards = torch.tensor([[0.9] * 5, [0.1] * 5])
     before = model.sequence_log_probs(sequences).detach()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    clipped_update(
-        optimizer, lambda: backward(policy_gradient_loss(model, sequences, rewards)), model.parameters(), 5.0
-    )
+    optimizer_step(optimizer, lambda: backward(policy_gradient_loss(model, sequences, rewards)), clip=5.0)
     after = model.sequence_log_probs(sequences).detach()
     assert after[0] > before[0]
     assert after[0] - after[1] > before[0] - before[1]
@@ -216,7 +214,7 @@ def test_bad_config_values_are_one_line_errors(field: str, value: object, messag
 
 
 def test_tiny_run_goes_through_every_phase(tmp_path: Path) -> None:
-    cfg = compose_config("algorithm=seqgan_tiny", "dataset=synthetic_tiny", "eval.n_samples=300", "progress=false")
+    cfg = compose_spec("algorithm=seqgan_tiny", "dataset=synthetic_tiny", "eval.n_samples=300", "progress=false")
     final = run(cfg, tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert final["step"] == 31 + 3 + 6  # the algorithm's own schedule, then the loop stops

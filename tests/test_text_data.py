@@ -11,16 +11,15 @@ import torch
 from nltk.tokenize import word_tokenize
 
 from bench.config.build import build
+from bench.config.folders import DATA_ENV, data_root
 from bench.config.schema import EvalConfig
-from bench.data import DATA_ENV, DEFAULT_DATA_ROOT
 from bench.datasets.fetch import published_file
 from bench.datasets.text import TextConfig, TextFileError, build_text, data_dir
 from bench.datasets.tokenizers import detokenize, tokenize
 from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, VocabularyMismatchError
-from bench.evaluation.evaluator import Evaluator
 from bench.training.run import run
-from models.generator import Generator, GeneratorConfig
-from tests.conftest import SHARED_DATA, compose_config, run_cli, shared_file
+from models import Generator, GeneratorConfig
+from tests.conftest import SHARED_DATA, compose_config, compose_spec, evaluator_for, run_cli, shared_file
 
 TRAIN = [
     "a man riding a bike at night.",
@@ -109,8 +108,8 @@ def test_whitespace_tokenizer_and_overlong_policies(tmp_path: Path) -> None:
 def test_nll_test_is_the_mean_over_in_vocabulary_targets_through_eos_and_never_pad(tmp_path: Path) -> None:
     dataset = build_text(write_corpus(tmp_path))
     torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(dataset.space, emb_dim=8, hidden_dim=8))
-    evaluator = Evaluator(EvalConfig(n_samples=20), dataset, seed=0, device=torch.device("cpu"))
+    generator = Generator(dataset.space, GeneratorConfig(emb_dim=8, hidden_dim=8))
+    evaluator = evaluator_for(dataset, EvalConfig(n_samples=20))
     figures = evaluator(generator, step=0).figures
     # by hand: plain logits (no mask), normalised over the ids a sentence can contain (every id but
     # PAD, BOS and UNK), at every in-vocabulary word and the EOS, nothing after the EOS
@@ -136,9 +135,9 @@ def test_nll_test_is_the_mean_over_in_vocabulary_targets_through_eos_and_never_p
     after_eos = scrambled == dataset.vocabulary.pad_id
     scrambled[after_eos] = 5
     dataset.test = scrambled
-    assert Evaluator(EvalConfig(n_samples=20), dataset, 0, torch.device("cpu"))(generator, 0).figures[
-        "nll_test"
-    ] == pytest.approx(figures["nll_test"], rel=1e-6)
+    assert evaluator_for(dataset, EvalConfig(n_samples=20))(generator, 0).figures["nll_test"] == pytest.approx(
+        figures["nll_test"], rel=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,8 +172,8 @@ def test_missing_file_on_the_command_line_is_one_error_line(tmp_path: Path) -> N
 
 def test_data_folder_from_config_then_environment_then_repository(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DATA_ENV, raising=False)
-    assert data_dir(TextConfig(name="coco")) == DEFAULT_DATA_ROOT / "coco"
-    assert DEFAULT_DATA_ROOT == Path(__file__).resolve().parent.parent / "data"
+    assert data_dir(TextConfig(name="coco")) == data_root() / "coco"
+    assert data_root() == Path(__file__).resolve().parent.parent / "data"
     monkeypatch.setenv(DATA_ENV, "/somewhere/data")
     assert data_dir(TextConfig(name="emnlp_news")) == Path("/somewhere/data/emnlp_news")
     assert data_dir(TextConfig(name="coco", data_dir="/elsewhere")) == Path("/elsewhere")
@@ -197,7 +196,7 @@ TEXT_FIGURES = {f"bleu{n}" for n in range(2, 6)} | {f"self_bleu{n}" for n in ran
 
 def test_mle_trains_end_to_end_on_a_tiny_text_dataset(tmp_path: Path) -> None:
     write_corpus(tmp_path / "data")
-    cfg = compose_config(
+    cfg = compose_spec(
         "dataset=coco",
         f"dataset.data_dir={tmp_path / 'data'}",
         "dataset.train_file=train.txt",
@@ -228,9 +227,8 @@ def test_mle_trains_end_to_end_on_a_tiny_text_dataset(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_mle_on_coco_trains_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     shared_file("coco", "image_coco.txt")
-    cfg = compose_config("dataset=coco", f"dataset.data_dir={SHARED_DATA / 'coco'}", "train.steps=20", "eval.every=10")
-    cfg.eval.n_samples, cfg.progress = 200, False
-    run(cfg, tmp_path)
+    overrides = ("dataset=coco", f"dataset.data_dir={SHARED_DATA / 'coco'}", "train.steps=20", "eval.every=10")
+    run(compose_spec(*overrides, "eval.n_samples=200", "progress=false"), tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["step"].tolist() == [0, 10, 20] and TEXT_FIGURES <= set(history.columns)
     assert history["nll_test"].iloc[-1] < history["nll_test"].iloc[0]

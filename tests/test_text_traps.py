@@ -19,19 +19,18 @@ from bench.datasets.text import TextConfig, build_text
 from bench.datasets.text_files import TextFileError
 from bench.datasets.tokenizers import detokenize, normalize, plain_text, tokenize
 from bench.errors import BenchError
-from bench.evaluation.evaluator import Evaluator
-from bench.evaluation.text import TextFigures
+from bench.evaluation.text import TextScorer
 from bench.training.loop import LoopState, StopRequested, train
 from metrics.bleu import References, bleu
-from models.generator import BLOCKED_LOGIT, Generator, GeneratorConfig, SequenceSpace
-from tests.conftest import shared_file
+from models import BLOCKED_LOGIT, Generator, GeneratorConfig, SequenceSpace
+from tests.conftest import evaluator_for, shared_file
 from tests.test_text_data import TEST, TRAIN, write_corpus
 
 
 def _text_generator(tmp_path: Path, seed: int = 0, **config: object) -> tuple[Generator, object]:
     dataset = build_text(TextConfig(**{**vars(write_corpus(tmp_path)), **config}))
     torch.manual_seed(seed)
-    return Generator(GeneratorConfig(dataset.space, emb_dim=8, hidden_dim=8)), dataset
+    return Generator(dataset.space, GeneratorConfig(emb_dim=8, hidden_dim=8)), dataset
 
 
 def test_ten_thousand_samples_never_contain_pad_bos_or_unk(tmp_path: Path) -> None:
@@ -57,7 +56,7 @@ def test_ten_thousand_samples_never_contain_pad_bos_or_unk(tmp_path: Path) -> No
 def test_masking_leaves_the_nll_of_real_text_unchanged_when_specials_carried_no_mass(tmp_path: Path) -> None:
     generator, dataset = _text_generator(tmp_path)
     plain_space = SequenceSpace(**{**vars(dataset.space), "blocked_tokens": None})
-    plain = Generator(GeneratorConfig(plain_space, emb_dim=8, hidden_dim=8))
+    plain = Generator(plain_space, GeneratorConfig(emb_dim=8, hidden_dim=8))
     assert type(plain.out) is nn.Linear and type(generator.out) is not nn.Linear  # synthetic: the plain layer
     vocabulary = dataset.vocabulary
     with torch.no_grad():
@@ -78,7 +77,7 @@ def test_training_losses_stay_finite_with_unk_targets_and_masked_logits(tmp_path
     loss = teacher_forcing_backward(generator, dataset.train, chunk=16)
     gradients = [p.grad for p in generator.parameters()]
     assert torch.isfinite(torch.tensor(loss)) and all(torch.isfinite(g).all() for g in gradients)
-    mediator = Generator(GeneratorConfig(dataset.space, emb_dim=8, hidden_dim=8))
+    mediator = Generator(dataset.space, GeneratorConfig(emb_dim=8, hidden_dim=8))
     kl = generator_loss(generator(dataset.train), mediator(dataset.train), dataset.space.mask(dataset.train))
     assert torch.isfinite(kl) and kl.item() > 0 and BLOCKED_LOGIT == -1e9
 
@@ -165,7 +164,7 @@ def test_sacrebleu_reads_the_raw_test_lines_and_detokenised_samples(tmp_path: Pa
     lines = ['" We \' re working through a legacy period ," he says .', "Rock went to a movie theater ."]
     words = [tokenize(line, "treebank") for line in lines]
     assert detokenize(words[0], "treebank") != lines[0]  # the round trip would have altered the references
-    figures = TextFigures(build_text(write_corpus(tmp_path)).vocabulary, words, reference_lines=lines)
+    figures = TextScorer(build_text(write_corpus(tmp_path)).vocabulary, words, reference_lines=lines)
     hypotheses = ["We ' re working through a period , he says .", "Rock went to a theater ."]
     literal = sacrebleu.corpus_bleu(hypotheses, [[line] * len(hypotheses) for line in lines]).score
     assert figures.sacre_references.corpus_bleu(hypotheses) == pytest.approx(literal, abs=1e-9)
@@ -192,7 +191,7 @@ def test_both_emnlp_spellings_score_the_same_once_normalised() -> None:
 
 def test_an_evaluation_checks_between_chunks_and_a_stop_is_redone_on_resume(tmp_path: Path) -> None:
     generator, dataset = _text_generator(tmp_path)
-    evaluator = Evaluator(EvalConfig(n_samples=2000), dataset, seed=0, device=torch.device("cpu"))
+    evaluator = evaluator_for(dataset, EvalConfig(n_samples=2000))
     calls = []
     evaluator(generator, 0, lambda: calls.append(1))
     assert len(calls) >= 2 + 1 + 2  # sampling chunks, scoring chunks, every 1,000 sentences of the text figures

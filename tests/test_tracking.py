@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from algorithms.mle import MLE
+from bench.evaluation.catalogue import CLOCKS
 from bench.training.run import run
-from tests.conftest import compose_config
+from tests.conftest import compose_spec
 from tests.test_run import run_cli
 
 pytest.importorskip("tensorboard")
@@ -39,7 +40,7 @@ def raw_tag_steps(run_dir: Path) -> Counter:
 
 
 def test_tensorboard_holds_every_history_row_and_every_step_loss(tmp_path: Path) -> None:
-    run(compose_config(*TINY, "logger=tensorboard"), tmp_path)
+    run(compose_spec(*TINY, "logger=tensorboard"), tmp_path)
     history = pd.read_csv(tmp_path / "history.csv")
     scalars = read_scalars(tmp_path)
     assert [step for step, _ in scalars["train/g_loss"]] == list(range(1, 9))
@@ -57,7 +58,7 @@ def test_tensorboard_holds_every_history_row_and_every_step_loss(tmp_path: Path)
 
 
 def test_default_logger_writes_no_event_files(tmp_path: Path) -> None:
-    run(compose_config(*TINY), tmp_path)
+    run(compose_spec(*TINY), tmp_path)
     assert not list(tmp_path.glob("events.out.tfevents.*"))
     assert (tmp_path / "history.csv").exists() and (tmp_path / "model.pt").exists()
 
@@ -79,26 +80,27 @@ def test_resume_continues_the_event_stream_with_every_tag_and_step_once(tmp_path
     CrashingMLE.crash_at = 6  # checkpoint at step 3; steps 4 and 5 logged, then lost
     try:
         with pytest.raises(KeyboardInterrupt):
-            run(compose_config(*overrides), tmp_path / "resumed")
+            run(compose_spec(*overrides), tmp_path / "resumed")
     finally:
         CrashingMLE.crash_at = None
     interrupted = read_scalars(tmp_path / "resumed")
     assert [step for step, _ in interrupted["train/g_loss"]] == [1, 2, 3, 4, 5]
-    run(compose_config(*overrides), tmp_path / "resumed")
-    run(compose_config(*overrides), tmp_path / "straight")
+    run(compose_spec(*overrides), tmp_path / "resumed")
+    run(compose_spec(*overrides), tmp_path / "straight")
 
-    counts = raw_tag_steps(tmp_path / "resumed")
-    assert counts and max(counts.values()) == 1, [key for key, n in counts.items() if n > 1]
-    assert counts.keys() == raw_tag_steps(tmp_path / "straight").keys()
+    # the lost steps 4 and 5 stay in the first event file but are purged (TensorBoard's `purge_step`):
+    # as TensorBoard reads the folder, every (tag, step) counts once and equals the uninterrupted run
+    assert max(raw_tag_steps(tmp_path / "resumed").values()) == 2
     resumed, straight = read_scalars(tmp_path / "resumed"), read_scalars(tmp_path / "straight")
+    assert resumed.keys() == straight.keys()
     assert [step for step, _ in resumed["train/g_loss"]] == list(range(1, 9))
-    for tag in ("train/g_loss", "history/nll_oracle", "history/jsd"):
-        assert resumed[tag] == straight[tag]  # resuming is bit-identical, so are the logged values
+    for tag in (tag for tag in resumed if not tag.endswith(CLOCKS)):  # clocks differ run to run
+        assert resumed[tag] == straight[tag], tag  # resuming is bit-identical, so are the logged values
 
 
 def test_resume_never_starts_a_new_event_stream(tmp_path: Path) -> None:
-    run(compose_config(*TINY, "logger=tensorboard"), tmp_path)
-    run(compose_config(*TINY, "logger=tensorboard", "resume=never", "train.steps=4"), tmp_path)
+    run(compose_spec(*TINY, "logger=tensorboard"), tmp_path)
+    run(compose_spec(*TINY, "logger=tensorboard", "resume=never", "train.steps=4"), tmp_path)
     assert [step for step, _ in read_scalars(tmp_path)["train/g_loss"]] == [1, 2, 3, 4]
 
 
@@ -121,5 +123,5 @@ def test_wandb_without_the_package_is_a_one_line_error_before_any_work(tmp_path:
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb is not installed")
 def test_wandb_runs_offline_into_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
-    run(compose_config(*TINY, "logger=wandb"), tmp_path)
+    run(compose_spec(*TINY, "logger=wandb"), tmp_path)
     assert list((tmp_path / "wandb").glob("offline-run-*"))

@@ -7,6 +7,13 @@ One `step()` is one unit of the current phase, and the phase follows from the al
 3. `adversarial`: one generator policy-gradient step on `pg_batch_size` samples with Monte-Carlo
    rollout rewards, then `d_rounds_per_adversarial` discriminator rounds; `adversarial_rounds` rounds.
 The schedule then ends (`finished`). The dataclass defaults are the reference numbers.
+
+The generator's adversarial loss (REINFORCE with Monte-Carlo rewards Q from the discriminator D):
+
+    L(θ) = -(1 / |S|) Σ_{(b,t) ∈ S} log G_θ(s_{b,t} | s_{b,<t}) · Q(s_{b,<t}, s_{b,t})
+
+with Q(s_<t, s_t) the mean over rollouts of D's "real" probability of the completed prefix, and
+D(s) itself at t = T (`policy_gradient_loss`); pretraining is MLE's loss (algorithms/mle.py).
 """
 
 from __future__ import annotations
@@ -18,13 +25,22 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.losses import backward, chunk_size_for, clipped_update, teacher_forcing_backward
 from algorithms.seqgan.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
-from algorithms.seqgan.rollout import RolloutPolicy, complete_prefixes, policy_gradient_loss, rollout_rewards
+from algorithms.seqgan.rollout import RolloutPolicy, complete_prefixes, rollout_rewards
+from algorithms.updates import backward, chunk_size_for, optimizer_step, teacher_forcing_backward
+from models import Generator, SequenceSpace
 from models.checks import check_at_least, check_finite, check_positive
-from models.generator import SequenceSpace
 
 PHASES = ("pretrain_g", "pretrain_d", "adversarial")
+
+
+def policy_gradient_loss(generator: Generator, sequences: Tensor, rewards: Tensor) -> Tensor:
+    """-mean_{b,t} log G(s_t | s_<t) * Q(s_<t, s_t) over scored tokens (REINFORCE with MC rewards).
+
+    The reference sums instead of averaging; with Adam and clipping at 5 the mean is equivalent (docs/design.md §6).
+    """
+    mask = generator.space.mask(sequences)
+    return -(generator.token_log_probs(sequences) * rewards * mask).sum() / mask.sum()
 
 
 @dataclass
@@ -78,6 +94,8 @@ class SeqGANConfig:
     """Sequences per discriminator update."""
     chunk_size: int = 1024
     """Rows per chunk when sampling rollouts and scoring with D (memory only; results do not depend on it)."""
+    default_steps: int | None = None
+    """Budget without `train.steps`; null: the whole schedule (every phase, then the run ends)."""
 
     def __post_init__(self) -> None:
         check_finite(self, "algorithm")
@@ -165,7 +183,8 @@ class SeqGAN(Algorithm):
 
     @property
     def default_steps(self) -> int:
-        return sum(self.schedule.values())
+        """The whole schedule, unless the config's `default_steps` cuts it short."""
+        return self.config.default_steps or sum(self.schedule.values())
 
     @property
     def finished(self) -> bool:
@@ -185,8 +204,8 @@ class SeqGAN(Algorithm):
 
     def _mle_step(self) -> dict[str, float]:
         batch = self.batches.next()
-        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731
-        loss = clipped_update(self.pretrain_optimizer, compute, self.generator.parameters(), self.config.grad_clip)
+        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731  mle_loss, in chunks
+        loss = optimizer_step(self.pretrain_optimizer, compute, clip=self.config.grad_clip)
         return {"g_loss": loss}
 
     def _real_sequences(self, n: int) -> Tensor:
@@ -221,7 +240,7 @@ class SeqGAN(Algorithm):
         sequences = self.generator.sample(config.pg_batch_size, self.context.rng, batch_size=config.chunk_size).tokens
         rewards = self.rewards(sequences)
         compute = lambda: backward(policy_gradient_loss(self.generator, sequences, rewards))  # noqa: E731
-        loss = clipped_update(self.pg_optimizer, compute, self.generator.parameters(), config.grad_clip)
+        loss = optimizer_step(self.pg_optimizer, compute, clip=config.grad_clip)
         self.rollout.update()
         rounds = [self._discriminator_round() for _ in range(config.d_rounds_per_adversarial)]
         figures = {"g_loss": loss, "mean_reward": rewards.mean().item()}

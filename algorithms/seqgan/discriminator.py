@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.generator import evaluating
+from algorithms.updates import optimizer_step
+from models import evaluating
 
 
 @dataclass(frozen=True)
@@ -162,17 +163,19 @@ def train_discriminator(
     tokens = torch.cat([real, fake])  # (N_real + N_fake, T)
     labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).long().to(tokens.device)
     total_loss, correct, seen = 0.0, 0, 0
-    discriminator.train()
     for _ in range(epochs):
         for index in torch.randperm(len(tokens), generator=rng, device=rng.device).split(batch_size):
             index = index.to(tokens.device)
-            logits = discriminator(tokens[index])  # (b, 2)
-            cross_entropy = F.cross_entropy(logits, labels[index])
-            objective = cross_entropy + discriminator.config.l2 * discriminator.output_penalty()
-            optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            optimizer.step()
-            total_loss += cross_entropy.item() * len(index)
-            correct += int((logits.argmax(dim=1) == labels[index]).sum())
+
+            def compute(index: Tensor = index) -> tuple[float, int]:
+                logits = discriminator(tokens[index])  # (b, 2), dropout on
+                cross_entropy = F.cross_entropy(logits, labels[index])
+                objective = cross_entropy + discriminator.config.l2 * discriminator.output_penalty()
+                objective.backward()
+                return cross_entropy.item(), int((logits.argmax(dim=1) == labels[index]).sum())
+
+            batch_loss, batch_correct = optimizer_step(optimizer, compute, train=discriminator)
+            total_loss += batch_loss * len(index)
+            correct += batch_correct
             seen += len(index)
     return {"d_loss": total_loss / seen, "d_acc": correct / seen}

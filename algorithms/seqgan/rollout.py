@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from algorithms.seqgan.discriminator import Discriminator
-from models.generator import Generator
+from models import Generator
 
 
 class RolloutPolicy:
@@ -79,12 +79,3 @@ def rollout_rewards(
     per_prefix = scores.view(steps, n_rollouts, batch).mean(dim=1).t()  # (B, T-1)
     final = discriminator.prob_real(sequences, batch_size).unsqueeze(1)  # (B, 1)
     return torch.cat([per_prefix, final], dim=1)
-
-
-def policy_gradient_loss(generator: Generator, sequences: Tensor, rewards: Tensor) -> Tensor:
-    """-mean_{b,t} log G(s_t | s_<t) * Q(s_<t, s_t) over scored tokens (REINFORCE with MC rewards).
-
-    The reference sums instead of averaging; with Adam and clipping at 5 the mean is equivalent (docs/design.md §6).
-    """
-    mask = generator.space.mask(sequences)
-    return -(generator.token_log_probs(sequences) * rewards * mask).sum() / mask.sum()

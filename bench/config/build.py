@@ -1,26 +1,44 @@
 """Turn a config node with a `_target_` into a validated config dataclass and the object it names.
 
-No registry: the `_target_` names the class (an algorithm) or builder function (a dataset), and
-that target declares its own config dataclass (`config_class`, or the builder's first annotation).
-Unknown keys, wrong types and out-of-range values all become one-line `BenchError`s.
+No registry: the `_target_` names the class (an algorithm, a tracker, a figures kind) or builder
+function (a dataset), and that target declares its own config dataclass (`config_class`, or the
+builder's first annotation). Unknown keys, wrong types and out-of-range values all become one-line
+`BenchError`s.
+
+A config read back from a file (a run's config.yaml, a checkpoint) is data, never code: before
+anything it names is imported, `check_saved_targets` admits only the exact targets the suite's own
+config files name, or ones the user trusts by name. One check for every reader (API, resume, report).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
 
-NODE_KEYS = ("_target_", "name")
-"""Keys a config node may carry beside its dataclass's fields: the target, and an algorithm's name."""
+NODE_ONLY_KEYS = ("_target_", "figures")
+"""Keys a node may carry beside its dataclass's fields (validated apart)."""
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def import_target(target: str, where: str = "_target_") -> Callable[..., Any]:
+    """The class or function a dotted `_target_` names (a one-line error when it cannot be imported)."""
+    try:
+        return get_object(target)
+    except Exception:
+        raise BenchError(f"{where}={target}: cannot be imported") from None
 
 
 def resolve_target(node: DictConfig, group: str) -> Callable[..., Any]:
@@ -28,10 +46,7 @@ def resolve_target(node: DictConfig, group: str) -> Callable[..., Any]:
     target = node.get("_target_") if isinstance(node, DictConfig) else None
     if not target:
         raise BenchError(f"{group}: has no _target_ naming the class or function to build")
-    try:
-        return get_object(target)
-    except Exception:
-        raise BenchError(f"{group}._target_={target}: cannot be imported") from None
+    return import_target(str(target), f"{group}._target_")
 
 
 def config_class_of(target: Callable[..., Any]) -> type:
@@ -46,14 +61,14 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
-def validated(node: DictConfig, schema: type, group: str) -> Any:
+def validated(node: DictConfig | dict, schema: type, group: str) -> Any:
     """Merge `node` into `schema`'s structured config and instantiate it (which runs its checks).
 
-    The node-only keys (`NODE_KEYS`) are left out unless `schema` has them as fields.
+    The node-only keys (`NODE_ONLY_KEYS`) are left out unless `schema` has them as fields.
     """
-    skipped = set(NODE_KEYS) - {item.name for item in fields(schema)}
+    skipped = set(NODE_ONLY_KEYS) - {item.name for item in fields(schema)}
     try:
-        values = {key: node[key] for key in node if key not in skipped} if isinstance(node, DictConfig) else node
+        values = {key: node[key] for key in node if key not in skipped}
         merged = OmegaConf.merge(OmegaConf.structured(schema), values)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
@@ -68,9 +83,58 @@ def build(node: DictConfig, group: str, *args: Any) -> Any:
     """Validate `node` against its target's config dataclass, then call the target with it."""
     target = resolve_target(node, group)
     config = validated(node, config_class_of(target), group)
+    return call_target(target, config, group, *args)
+
+
+def call_target(target: Callable[..., Any], config: Any, group: str, *args: Any) -> Any:
+    """`target(config, *args)`, a ValueError (a combination the config alone could not rule out) as one line."""
     try:
         return target(config, *args)
     except BenchError:
         raise
-    except ValueError as error:  # a combination the config alone could not rule out (e.g. batch > data)
+    except ValueError as error:
         raise BenchError(f"{group}: {_first_line(error)}") from None
+
+
+# ----- configs read back from files ---------------------------------------------------------------
+@cache
+def shipped_targets(config_dir: Path | None = None) -> frozenset[str]:
+    """Every `_target_` value the suite's own config files name (read as YAML, nothing imported)."""
+    from bench.config.schema import CONF_DIR
+
+    found: set[str] = set()
+    for path in (config_dir or CONF_DIR).rglob("*.yaml"):
+        try:
+            found |= {target for _, target in targets_in(yaml.safe_load(path.read_text(encoding="utf-8")))}
+        except yaml.YAMLError:
+            continue
+    return frozenset(found)
+
+
+def targets_in(node: Any, where: str = "") -> Iterable[tuple[str, str]]:
+    """Every (key path, `_target_` value) in a loaded config container."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "_target_":
+                yield path, str(value)
+            else:
+                yield from targets_in(value, path)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from targets_in(value, f"{where}[{index}]")
+
+
+def check_saved_targets(container: Any, source: str | Path, trusted: Sequence[str] = ()) -> None:
+    """Refuse a saved config naming a `_target_` that is neither shipped nor trusted by its exact name.
+
+    `source` names the file in the message; `trusted` are exact targets the user vouches for
+    (the report's `--allow-target`, or the current run's own targets on resume).
+    """
+    allowed = shipped_targets() | set(trusted)
+    for key, target in targets_in(container):
+        if not _DOTTED.fullmatch(target) or target not in allowed:
+            raise BenchError(
+                f"{source}: {key}={target} is not a target the suite ships; refusing to import it "
+                "(name it with --allow-target if you trust it)"
+            )

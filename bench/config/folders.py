@@ -2,10 +2,14 @@
 
 A run folder is `seed0` for a plain run, `seed0,algorithm.lr=0.1` beside it with overrides. Hydra's
 `override_dirname` alone would put override runs inside the plain run's folder
-(`seed0/algorithm.lr=0.1`), and it cannot leave out every `steps_by_algorithm.<name>` key. The
-resolver `cotbench.run_folder` (used by conf/config.yaml) makes the two siblings and leaves out
-every key listed in `exclude_keys`, where `key.*` stands for all its sub-keys, so a larger budget
-(`train.steps`, `steps_by_algorithm.<name>`) continues a run.
+(`seed0/algorithm.lr=0.1`). The resolver `cotbench.run_folder` (used by conf/config.yaml) makes the
+two siblings and leaves out every override that the path already names or that says how the run
+ran or how long (`bench.config.keys`), so a larger budget (`train.steps`,
+`steps_by_algorithm.<name>`) continues a run.
+
+Data files are read under the data root: `$COTBENCH_DATA`, else `data/` in a checkout of the suite,
+else the user's cache folder (an installed wheel has no checkout); the resolver `cotbench.data_root`
+gives it to the config (`paths.data_root`), and code asks `data_root()`: one answer for both.
 
 A sweep is named by `sweep=NAME`, else by its experiment file, else after the dataset and the
 command-line overrides that do not already name run folders or set the budget
@@ -15,55 +19,60 @@ a folder and a report of one folder never pools them: never "None".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from bench.config.keys import left_out_of_folder_names
+
 RUN_FOLDER = "cotbench.run_folder"
 SWEEP_NAME = "cotbench.sweep_name"
+DATA_ROOT = "cotbench.data_root"
+DATA_ENV = "COTBENCH_DATA"
+"""Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
+SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def _key(override: str) -> str:
+def data_root() -> Path:
+    """$COTBENCH_DATA, else data/ in the checkout the suite runs from, else ~/.cache/cotbench/data
+    ($XDG_CACHE_HOME respected): absolute, whatever the working directory."""
+    root = os.environ.get(DATA_ENV)
+    if root:
+        return Path(root).expanduser().absolute()
+    if (SOURCE_ROOT / "pyproject.toml").is_file():
+        return SOURCE_ROOT / "data"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser().absolute() / "cotbench" / "data"
+
+
+def override_key(override: str) -> str:
     """`+steps_by_algorithm.mle=5` -> `steps_by_algorithm.mle`."""
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def _excluded(override: str, exclude_keys: Sequence[str]) -> bool:
-    """Whether the override's key (or a key above it) is excluded; `key.*` excludes every sub-key."""
-    parts = _key(override).split(".")
-    exact = {key.removesuffix(".*") if key.endswith(".*") else key for key in exclude_keys}
-    return any(".".join(parts[:n]) in exact for n in range(1, len(parts) + 1))
+def named_overrides(overrides: Sequence[str]) -> list[str]:
+    """The overrides that belong in a folder's name, sorted."""
+    return sorted(str(o) for o in overrides if not left_out_of_folder_names(override_key(str(o))))
 
 
-def run_folder(seed: int, overrides: Sequence[str], exclude_keys: Sequence[str]) -> str:
-    """`seed<seed>`, then `,`-joined sorted overrides whose key is not excluded (`key.*`: every sub-key)."""
-    exact = {key for key in exclude_keys if not key.endswith(".*")}
-    prefixes = tuple(key[:-1] for key in exclude_keys if key.endswith(".*"))  # `steps_by_algorithm.`
-
-    def kept(override: str) -> bool:
-        key = _key(override)
-        return key not in exact and not key.startswith(prefixes)
-
-    return ",".join([f"seed{seed}", *sorted(o for o in overrides if kept(o))])
+def run_folder(seed: int, overrides: Sequence[str]) -> str:
+    """`seed<seed>`, then the `,`-joined overrides that name this run apart from the plain one."""
+    return ",".join([f"seed{seed}", *named_overrides(overrides)])
 
 
-def sweep_name(
-    sweep: str | None,
-    experiment: str | None,
-    dataset: str | None,
-    overrides: Sequence[str] = (),
-    exclude_keys: Sequence[str] = (),
-) -> str:
-    """`sweep`, else `experiment`, else `<dataset>[,<sorted overrides not excluded>]`."""
+def sweep_name(sweep: str | None, experiment: str | None, dataset: str | None, overrides: Sequence[str] = ()) -> str:
+    """`sweep`, else `experiment`, else `<dataset>[,<overrides that name it>]`."""
     for name in (sweep, experiment):
         if name not in (None, "", "None", "null"):
             return str(name)
-    kept = sorted(str(o) for o in overrides if not _excluded(str(o), exclude_keys))
-    return ",".join([str(dataset or "adhoc"), *kept])
+    return ",".join([str(dataset or "adhoc"), *named_overrides(overrides)])
 
 
 def register_resolvers() -> None:
-    """Make `${cotbench.run_folder:...}` and `${cotbench.sweep_name:...}` known to OmegaConf (idempotent)."""
-    for name, resolver in ((RUN_FOLDER, run_folder), (SWEEP_NAME, sweep_name)):
+    """Make the `${cotbench.*:...}` resolvers known to OmegaConf (idempotent)."""
+    resolvers = ((RUN_FOLDER, run_folder), (SWEEP_NAME, sweep_name), (DATA_ROOT, lambda: str(data_root())))
+    for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

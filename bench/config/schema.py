@@ -1,11 +1,12 @@
 """The typed root config, and the typed node schemas every shipped config file extends.
 
 Every default lives in a config dataclass; a file under conf/ names its `_target_` and only the
-values that differ. Each algorithm and dataset file extends the schema node of its config
-dataclass (`- /schema/algorithm/cot@_here_` in its defaults list), so Hydra composes typed nodes:
-a misspelt key fails at compose time, a wrong type at once (`seed=abc`), and every field can be
-set from the command line without a `+`. Ranges are checked in `__post_init__` when
-`bench.config.build.validated()` turns a node into its dataclass, before any work.
+values that differ. Each algorithm, dataset and logger file extends the schema node of its
+target's config dataclass (`- /schema/algorithm/CoTConfig@_here_` in its defaults list), so Hydra
+composes typed nodes: a misspelt key fails at compose time, a wrong type at once (`seed=abc`), and
+every field can be set from the command line without a `+`. The schema nodes are derived from the
+files themselves (`register_configs`): adding a config file registers its schema. Ranges are
+checked in `__post_init__` when the run spec is resolved (bench/config/spec.py), before any work.
 """
 
 from __future__ import annotations
@@ -15,31 +16,21 @@ from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
-from algorithms.cot import CoTConfig
-from algorithms.mle import MLEConfig
-from algorithms.nested_cot import NestedCoTConfig
-from algorithms.seqgan import SeqGANConfig
-from bench.datasets.synthetic import SyntheticConfig
-from bench.datasets.text import TextConfig
-from bench.devices import DEVICE_PATTERN, DEVICES
-from bench.training.tracking import LoggerConfig
+from bench.config.build import config_class_of, import_target
+from bench.devices import DEVICE_PATTERN, DEVICES, visible_cores
+from models import GeneratorConfig
 from models.checks import check_finite
-from models.generator import ModelConfig
 
-__all__ = ["Config", "EvalConfig", "ModelConfig", "NODE_SCHEMAS", "TrainConfig", "compose_config", "register_configs"]
+__all__ = ["CONF_DIR", "Config", "EvalConfig", "TrainConfig", "compose_config", "register_configs"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
-NODE_SCHEMAS: dict[str, dict[str, type]] = {
-    "algorithm": {"mle": MLEConfig, "cot": CoTConfig, "nested_cot": NestedCoTConfig, "seqgan": SeqGANConfig},
-    "dataset": {"synthetic": SyntheticConfig, "text": TextConfig},
-}
-"""Schema nodes by group and name: conf/<group>/*.yaml extend `/schema/<group>/<name>@_here_`."""
+SCHEMA_GROUPS = ("algorithm", "dataset", "logger")
+"""Config groups whose files name a `_target_` and extend its config dataclass's schema node."""
 
 
 @dataclass
@@ -47,8 +38,8 @@ class TrainConfig:
     """The budget of the one training loop."""
 
     steps: int | None = None
-    """Calls of the algorithm's step() (an MLE batch, a CoT iteration, ...); null: the algorithm's
-    own default budget (`Algorithm.default_steps`), sized to show learning in minutes on a laptop."""
+    """Calls of the algorithm's step() (an MLE batch, a CoT iteration, ...); null: the budget of
+    `steps_by_algorithm`, else the algorithm's own `algorithm.default_steps`."""
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -82,35 +73,48 @@ class EvalConfig:
 
 
 @dataclass
+class PathsConfig:
+    """Where data files are read from; experiment files and datasets name their files under it."""
+
+    data_root: str = MISSING
+    """$COTBENCH_DATA, else data/ in the checkout, else the user's cache folder (conf/config.yaml
+    resolves it with `${cotbench.data_root:}`; bench/config/folders.py:data_root says how)."""
+
+
+@dataclass
 class Config:
     """Root of every run: what to train (algorithm) on what (dataset), for how long, where."""
 
     algorithm: Any = MISSING
-    """Algorithm node (conf/algorithm/*.yaml): a typed node of its config dataclass, plus `_target_`
-    (the class) and `name` (the config choice, e.g. seqgan_tiny: metrics.json, steps_by_algorithm)."""
+    """Algorithm node (conf/algorithm/*.yaml): a typed node of its config dataclass, plus `_target_`."""
     dataset: Any = MISSING
-    """Dataset node (conf/dataset/*.yaml): a typed node of its config dataclass plus `_target_` (the builder)."""
-    model: ModelConfig = field(default_factory=ModelConfig)
+    """Dataset node (conf/dataset/*.yaml): a typed node of its config dataclass plus `_target_` (the
+    builder) and `figures._target_` (what an evaluation measures on it)."""
+    logger: Any = MISSING
+    """Experiment tracker besides history.csv (conf/logger/: none, tensorboard, wandb), by `_target_`."""
+    model: GeneratorConfig = field(default_factory=GeneratorConfig)
+    """The shared generator's sizes and initialisation."""
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
     steps_by_algorithm: dict[str, int] = field(default_factory=dict)
     """Budget per algorithm name (e.g. {mle: 18750, cot: 200000}) for sweeps over algorithms whose
-    budgets differ; `train.steps`, when given, wins; without either, the algorithm's own default."""
+    budgets differ; `train.steps`, when given, wins; without either, `algorithm.default_steps`."""
     seed: int = 0
     """Seeds the run's one RNG stream (initialisation, batches, sampling); data seeds are the dataset's."""
     device: str = "auto"
     """auto (cuda when present, else cpu), cpu, cuda or cuda:N."""
-    threads: int = 0
-    """torch CPU threads; 0 keeps torch's default."""
+    threads: int = 1
+    """torch CPU threads. One by default: on a busy machine more threads than free cores cost many
+    times the wall-clock (docs/design.md); `threads=2` (at most the visible cores) on an idle one;
+    0 keeps torch's own default."""
     progress: bool = True
     """Show a progress bar with the latest figures."""
     resume: str = "auto"
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    """Experiment tracker besides history.csv (conf/logger/: none, tensorboard, wandb)."""
     sweep: str | None = None
     """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
-    derived from the dataset and the overrides (bench/sweeps.py)."""
+    derived from the dataset and the overrides (bench/config/folders.py)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
@@ -120,17 +124,30 @@ class Config:
                 raise ValueError(f"steps_by_algorithm.{name}={steps}: must be a positive integer")
         if self.resume not in ("auto", "never"):
             raise ValueError(f"resume={self.resume!r}: must be auto or never")
-        if self.threads < 0:
-            raise ValueError(f"threads={self.threads}: must be >= 0 (0 keeps torch's default)")
+        cores = visible_cores()
+        if not 0 <= self.threads <= cores:
+            raise ValueError(f"threads={self.threads}: must be between 0 (torch's default) and {cores} (visible cores)")
 
 
 def node_schema(config_class: type, group: str) -> type:
-    """`config_class` with the node-only keys: `_target_` (set by the file), and for an algorithm
-    its `name` (set by conf/config.yaml to the config choice)."""
-    extra = [("_target_", str, field(default=MISSING))]
-    if group == "algorithm":
-        extra.append(("name", str, field(default=MISSING)))
+    """`config_class` with the node-only keys a file sets beside its fields: `_target_`, and for a
+    dataset its `figures` node (what an evaluation measures on it, by its own `_target_`)."""
+    extra: list[tuple[str, Any, Any]] = [("_target_", str, field(default=MISSING))]
+    if group == "dataset":
+        extra.append(("figures", Any, field(default=MISSING)))
     return make_dataclass(config_class.__name__, extra, bases=(config_class,))
+
+
+def shipped_schemas(config_dir: Path = CONF_DIR) -> dict[str, dict[str, type]]:
+    """By group, the config dataclass of every `_target_` the shipped files name, by class name."""
+    schemas: dict[str, dict[str, type]] = {}
+    for group in SCHEMA_GROUPS:
+        for path in sorted((config_dir / group).glob("*.yaml")):
+            target = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_target_")
+            if target:
+                config_class = config_class_of(import_target(str(target)))
+                schemas.setdefault(group, {})[config_class.__name__] = config_class
+    return schemas
 
 
 def root_schema() -> DictConfig:
@@ -140,31 +157,26 @@ def root_schema() -> DictConfig:
     return root
 
 
-def register_configs() -> None:
+def register_configs(config_dir: Path = CONF_DIR) -> None:
     """Put the root schema (`- schema` in conf/config.yaml) and the group schema nodes in Hydra's ConfigStore."""
     store = ConfigStore.instance()
     store.store(name="schema", node=root_schema())
-    for group, schemas in NODE_SCHEMAS.items():
+    for group, schemas in shipped_schemas(config_dir).items():
         for name, config_class in schemas.items():
             store.store(group=f"schema/{group}", name=name, node=node_schema(config_class, group))
 
 
-def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> DictConfig:
-    """The config `python -m bench OVERRIDES...` runs with, resolved, without Hydra's own node.
-
-    For scripts and tests that call `bench.training.run.run()` directly: interpolations that need Hydra's
-    run-time values (the algorithm's name is its config choice) are resolved here, while they exist.
-    """
-    register_configs()
+def compose_with_hydra(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> DictConfig:
+    """The config `python -m bench OVERRIDES...` runs with, Hydra's own node (runtime choices) included."""
+    register_configs(config_dir)
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    hydra_config = HydraConfig.instance()
-    previous = hydra_config.cfg
-    hydra_config.set_config(cfg)
-    try:
-        with open_dict(cfg):
-            del cfg["hydra"]
-        OmegaConf.resolve(cfg)
-    finally:
-        hydra_config.cfg = previous
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+
+
+def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> DictConfig:
+    """The composed config without Hydra's own node, resolved (for scripts and tests)."""
+    cfg = compose_with_hydra(overrides, config_dir)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    OmegaConf.resolve(cfg)
     return cfg

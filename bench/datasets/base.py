@@ -13,7 +13,7 @@ from typing import Any
 from torch import Tensor
 
 from bench.datasets.vocabulary import Vocabulary
-from models.generator import Generator, SequenceSpace
+from models import Generator, SequenceSpace
 
 # What each kind must carry besides the sequences.
 REQUIRED_BY_KIND = {"synthetic": ("oracle",), "text": ("vocabulary", "references")}

@@ -23,13 +23,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bench.config.folders import DATA_ENV, data_root
 from bench.errors import BenchError
 from bench.files import umask
-
-DATA_ENV = "COTBENCH_DATA"
-"""Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "data"
-"""Without COTBENCH_DATA: `data/` in the repository (git-ignored)."""
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 """Raw file server of GitHub: <base>/<owner>/<repo>/<commit>/<path>."""
@@ -129,12 +125,6 @@ BUNDLES = {
 }
 
 
-def default_root() -> Path:
-    """$COTBENCH_DATA, else data/ in the repository: where datasets look by default."""
-    root = os.environ.get(DATA_ENV)
-    return Path(root).expanduser() if root else DEFAULT_DATA_ROOT
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -224,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     fetch_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
-        fetch(args.name, args.root or default_root(), args.base_url, progress=not args.no_progress)
+        fetch(args.name, args.root or data_root(), args.base_url, progress=not args.no_progress)
     except (BenchError, OSError) as error:  # OSError: e.g. an unreadable file already in place
         print(f"error: {error}", file=sys.stderr)
         return 2

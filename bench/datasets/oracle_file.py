@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
-from models.generator import Generator
+from models import Generator
 
 
 class OracleFileError(BenchError, ValueError):

@@ -20,7 +20,7 @@ import torch
 from bench.datasets.base import Dataset
 from bench.datasets.oracle_file import load_seqgan_oracle
 from bench.seeds import derived_seed
-from models.generator import Generator, GeneratorConfig, SequenceSpace
+from models import Generator, GeneratorConfig, SequenceSpace
 
 # Salt of the validation seed: derived_seed(test_seed, VALID_SALT) (no config field to collide with).
 VALID_SALT = 1
@@ -69,8 +69,8 @@ class SyntheticConfig:
 def oracle_model(config: SyntheticConfig) -> Generator:
     """The oracle: SeqGAN's parameters from file, or N(0, 1) parameters drawn from `oracle_seed`."""
     space = SequenceSpace(vocab_size=config.vocab_size, seq_len=config.seq_len, start_token=0)
-    model_config = GeneratorConfig(space, config.oracle_emb_dim, config.oracle_hidden_dim, init_std=1.0)
-    oracle = Generator(model_config)
+    model_config = GeneratorConfig(config.oracle_emb_dim, config.oracle_hidden_dim, init_std=1.0)
+    oracle = Generator(space, model_config)
     if config.oracle_path is not None:
         load_seqgan_oracle(Path(config.oracle_path).expanduser(), oracle)
     else:

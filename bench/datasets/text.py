@@ -18,16 +18,16 @@ from pathlib import Path
 
 from torch import Tensor
 
+from bench.config.folders import data_root
 from bench.datasets.base import Dataset
-from bench.datasets.fetch import default_root
 from bench.datasets.text_checks import choose_max_len, file_warnings, length_warning, unk_warning
 from bench.datasets.text_files import TextFile, TextFileError, read_text_file
 from bench.datasets.tokenizers import check_quote_spacing, check_tokenizer, normalize, tokenize
 from bench.datasets.vocabulary import OVERLONG_POLICIES, SPECIALS, Vocabulary
 from bench.errors import BenchError
 from metrics.bleu import sacrebleu_signature
+from models import SequenceSpace
 from models.checks import check_finite
-from models.generator import SequenceSpace
 
 __all__ = ["TextConfig", "TextFileError", "build_text", "data_dir"]
 VOCABULARY_SOURCES = ("train", "train_and_test")
@@ -110,7 +110,7 @@ def data_dir(config: TextConfig) -> Path:
     """The folder of this dataset's files: the config's, else under $COTBENCH_DATA, else under data/."""
     if config.data_dir is not None:
         return Path(config.data_dir).expanduser()
-    return default_root() / config.name
+    return data_root() / config.name
 
 
 def unk_share(tokens: Tensor, vocabulary: Vocabulary) -> float:

@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.datasets.fetch import DATA_ENV, published_file
+from bench.config.folders import DATA_ENV
+from bench.datasets.fetch import published_file
 from bench.errors import BenchError
 
 BOM = "\ufeff"

@@ -3,9 +3,10 @@
 One evaluation samples `n_samples` sequences from the model once and reuses them: the sampler
 returns the model's own log-probabilities (G's entropy and the G-side of every divergence), and
 the model's scores of the held-out test set give NLL_test and the P-side. What else is measured
-depends on the dataset's kind: on `synthetic` data the oracle gives NLL_oracle, validation NLL,
-the true sequence JSD, its stepwise bound and the prefix JSD curve (bench/synthetic_figures.py);
-on `text` the same samples give BLEU, self-BLEU and sacreBLEU (bench/text_figures.py). The
+depends on the figures the dataset config names (`dataset.figures._target_`): on synthetic data
+the oracle gives NLL_oracle, validation NLL, the true sequence JSD, its stepwise bound and the
+prefix JSD curve (bench/evaluation/synthetic.py); on text the same samples give BLEU, self-BLEU and
+sacreBLEU (bench/evaluation/text.py). The
 samples and scores are handed on as an `EvaluationContext`, so an algorithm's own figures (CoT's
 mediator bound) describe the same samples.
 """
@@ -17,16 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+from omegaconf import DictConfig
 
 from algorithms.base import EvaluationContext
+from bench.config.build import build
 from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
-from bench.evaluation.synthetic import Curves, SyntheticFigures
-from bench.evaluation.text import TextFigures
+from bench.errors import BenchError
+from bench.evaluation.synthetic import Curves
 from bench.seeds import derived_seed
 from metrics.entropy import entropy_from_samples
 from metrics.nll import nll_test
-from models.generator import Generator, Samples
+from models import Generator, Samples
 
 
 @dataclass
@@ -39,7 +42,10 @@ class Evaluation:
 
 
 class KindFigures(Protocol):
-    """The figures one dataset kind supports."""
+    """The figures one dataset kind supports, chosen by the dataset config's `figures._target_`."""
+
+    kind: str
+    """`synthetic` or `text`: which figure catalogue applies (bench/evaluation/catalogue.py)."""
 
     def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
         """Add the scores this kind's figures (and the algorithm's) need."""
@@ -50,32 +56,16 @@ class KindFigures(Protocol):
         """Figures and curves of one evaluation (`between_chunks()` between chunks of long work)."""
 
 
-class TextKindFigures:
-    """BLEU, self-BLEU, sacreBLEU of the samples against the test sentences, and test_unk_share."""
-
-    def __init__(self, dataset: Dataset, device: torch.device) -> None:
-        self.text = TextFigures.of(dataset)
-
-    def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
-        return context
-
-    def __call__(
-        self, generator: Generator, context: EvaluationContext, step: int, between_chunks: Callable[[], None] | None
-    ) -> tuple[dict[str, float], Curves]:
-        return self.text(context.samples, between_chunks), {}
-
-
-FIGURES_BY_KIND: dict[str, type] = {"synthetic": SyntheticFigures, "text": TextKindFigures}
-
-
 class Evaluator:
     """Computes the figures of one evaluation; its randomness depends only on (seed, step)."""
 
-    def __init__(self, config: EvalConfig, dataset: Dataset, seed: int, device: torch.device) -> None:
+    def __init__(
+        self, config: EvalConfig, dataset: Dataset, seed: int, device: torch.device, figures: KindFigures
+    ) -> None:
         self.config, self.dataset, self.seed, self.device = config, dataset, seed, device
         self.test = dataset.test.to(device)
         self.test_mask = dataset.space.mask(self.test)
-        self.kind: KindFigures = FIGURES_BY_KIND[dataset.kind](dataset, device)
+        self.kind = figures
         # sampling chunks of about 8,192 positions on text, so a stop is seen within a second or so
         # whatever max_len is (the samples do not depend on the chunk size); synthetic: the default
         self.sample_rows = 1024 if dataset.space.eos_token is None else max(1, 8192 // dataset.space.seq_len)
@@ -96,3 +86,16 @@ class Evaluator:
         figures["entropy"], figures["entropy_se"] = entropy_from_samples(samples.token_log_probs, mask)
         kind_figures, curves = self.kind(generator, context, step, between_chunks)
         return Evaluation(figures | kind_figures, samples, context, curves)
+
+
+def saved_evaluation_parts(dataset_node: DictConfig, device: torch.device) -> tuple[Dataset, KindFigures]:
+    """A saved run's dataset and its figures, rebuilt from its config's `dataset` node.
+
+    The caller has checked the node's targets (`bench.config.build.check_saved_targets`): a saved
+    config is data, and only what the suite ships (or the user trusts) is built from it.
+    """
+    dataset: Dataset = build(dataset_node, "dataset")
+    figures_node = dataset_node.get("figures")
+    if not isinstance(figures_node, DictConfig):
+        raise BenchError("dataset.figures: missing from the saved config (a run of an older cotbench)")
+    return dataset, build(figures_node, "dataset.figures", dataset, device)

@@ -4,13 +4,14 @@ Everything reuses the evaluation's one sample of G and the fixed test set (a sam
 oracle scores G's samples, and its scores of the test set are computed once. On spaces small
 enough to list, every divergence is exact by enumeration. Otherwise they are Monte Carlo with
 exact densities, except the prefix JSD at t = 1 (over V first tokens) and t = 2 (over V^2 pairs,
-listed in chunks so memory stays bounded) when V^2 <= EXACT_PAIRS.
+listed in chunks so memory stays bounded) when V^2 <= `exact_pairs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,12 +22,10 @@ from bench.datasets.base import Dataset
 from metrics.jsd import jsd_exact, jsd_monte_carlo, jsd_stepwise_bound_exact, jsd_stepwise_bound_monte_carlo
 from metrics.nll import nll_oracle, nll_test
 from metrics.prefix_jsd import PrefixJSD, jsd_exact_in_chunks, prefix_jsd_exact, prefix_jsd_monte_carlo
-from models.generator import Generator, evaluating
+from models import Generator, evaluating
 
-# J_2 is computed exactly over every pair of first tokens up to this many pairs.
-EXACT_PAIRS = 10**8
-# Pair probabilities held at once while listing them: rows of V per chunk times V.
 PAIRS_PER_CHUNK = 2**20
+"""Pair probabilities held at once while listing them: rows of V per chunk times V."""
 
 Curves = dict[str, list[dict[str, Any]]]
 
@@ -48,10 +47,27 @@ def first_pair_log_probs(model: Generator, temperature: float, rows: int) -> Ite
         yield first[chunk].unsqueeze(1) + next_token_log_probs(model, chunk.unsqueeze(1), temperature)
 
 
+@dataclass
+class SyntheticFiguresConfig:
+    """What an evaluation measures on a dataset with an oracle (conf/dataset: `figures`)."""
+
+    exact_pairs: int = 10**8
+    """J_2 is computed exactly over every pair of first tokens up to this many pairs (V^2), else by Monte Carlo."""
+
+    def __post_init__(self) -> None:
+        if self.exact_pairs < 0:
+            raise ValueError(f"dataset.figures.exact_pairs={self.exact_pairs}: must be >= 0")
+
+
 class SyntheticFigures:
     """Computes the oracle figures of one evaluation; holds what never changes (oracle scores of fixed sets)."""
 
-    def __init__(self, dataset: Dataset, device: torch.device) -> None:
+    config_class = SyntheticFiguresConfig
+    kind = "synthetic"
+
+    def __init__(self, config: SyntheticFiguresConfig, dataset: Dataset, device: torch.device) -> None:
+        if dataset.oracle is None:
+            raise ValueError(f"dataset {dataset.name!r} has no oracle: its figures cannot be the synthetic ones")
         self.space = dataset.space
         self.oracle = dataset.oracle.to(device)
         self.test = dataset.test.to(device)
@@ -60,7 +76,7 @@ class SyntheticFigures:
         self.every_sequence = self.space.all_sequences().to(device) if dataset.enumerable else None
         if self.every_sequence is not None:
             self.oracle_on_everything = self.oracle.score(self.every_sequence)  # (V^T, T), fixed
-        self.exact_pairs = self.space.seq_len >= 2 and self.space.vocab_size**2 <= EXACT_PAIRS
+        self.exact_pairs = self.space.seq_len >= 2 and self.space.vocab_size**2 <= config.exact_pairs
 
     def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
         """The evaluation's context with the oracle's scores (and the whole space's, when enumerable) added."""
@@ -108,7 +124,7 @@ class SyntheticFigures:
         return figures, {"prefix_jsd": curve_rows(prefix, step)}
 
     def exact_prefix_points(self, generator: Generator, temperature: float) -> dict[int, float]:
-        """Exact J_1 over the V first tokens, and J_2 over the V^2 first pairs when there are at most EXACT_PAIRS."""
+        """Exact J_1 over the V first tokens, and J_2 over the V^2 first pairs when there are at most `exact_pairs`."""
         device = self.oracle.out.weight.device
         start = torch.empty(1, 0, dtype=torch.long, device=device)
         log_p = next_token_log_probs(self.oracle, start)[0]

@@ -14,16 +14,20 @@ therefore leaves out) is repeated in every row, beside `nll_test`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
+from algorithms.base import EvaluationContext
 from bench.datasets.base import Dataset
 from bench.datasets.tokenizers import plain_text
 from bench.datasets.vocabulary import Vocabulary
 from metrics.bleu import DEFAULT_ORDERS, References, SacreBleuReferences, bleu, self_bleu
+from models import Generator
 
 
-class TextFigures:
+class TextScorer:
     """Scores generated id sequences against a text dataset's test sentences."""
 
     def __init__(
@@ -42,12 +46,13 @@ class TextFigures:
         self.test_unk_share = test_unk_share
 
     @classmethod
-    def of(cls, dataset: Dataset) -> TextFigures:
+    def of(cls, dataset: Dataset, orders: Sequence[int] = DEFAULT_ORDERS) -> TextScorer:
         """The figures of a text dataset: its references, its raw test lines, its test UNK share."""
         test = dataset.provenance.get("test", {})
         return cls(
             dataset.vocabulary,
             dataset.references,
+            orders,
             reference_lines=dataset.reference_lines,
             test_unk_share=test.get("unk_share") if isinstance(test, dict) else None,
         )
@@ -64,3 +69,37 @@ class TextFigures:
         plain = [plain_text(words) for words in hypotheses]
         figures["sacrebleu"] = self.sacre_references.corpus_bleu(plain, between)
         return figures
+
+
+@dataclass
+class TextFiguresConfig:
+    """What an evaluation measures on a text dataset (conf/dataset: `figures`)."""
+
+    orders: list[int] = field(default_factory=lambda: list(DEFAULT_ORDERS))
+    """BLEU and self-BLEU n-gram orders (2..5, as the published tables)."""
+
+    def __post_init__(self) -> None:
+        if not self.orders or min(self.orders) < 1:
+            raise ValueError(f"dataset.figures.orders={list(self.orders)}: must be positive n-gram orders")
+
+
+class TextFigures:
+    """The figures of a text dataset's evaluation: BLEU, self-BLEU, sacreBLEU of the samples, test_unk_share."""
+
+    config_class = TextFiguresConfig
+    kind = "text"
+
+    def __init__(self, config: TextFiguresConfig, dataset: Dataset, device: torch.device) -> None:
+        if dataset.vocabulary is None or dataset.references is None:
+            raise ValueError(
+                f"dataset {dataset.name!r} has no vocabulary or references: its figures cannot be text ones"
+            )
+        self.scorer = TextScorer.of(dataset, config.orders)
+
+    def context(self, generator: Generator, context: EvaluationContext) -> EvaluationContext:
+        return context
+
+    def __call__(
+        self, generator: Generator, context: EvaluationContext, step: int, between_chunks: Callable[[], None] | None
+    ) -> tuple[dict[str, float], dict]:
+        return self.scorer(context.samples, between_chunks), {}

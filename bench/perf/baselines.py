@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from algorithms.cot import generator_loss
 from metrics.jsd import jsd_monte_carlo
 from metrics.nll import mean_token_nll
-from models.generator import Generator
+from models import Generator
 
 BATCH = 64
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from bench.data import default_root
+from bench.config.folders import data_root
 from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.files import atomic_write_text
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_grad_enabled(True)
     started = time.monotonic()
     rows = measure(
-        device, args.repeats, args.data_root or default_root(), figures.QUICK if args.quick else figures.Sizes()
+        device, args.repeats, args.data_root or data_root(), figures.QUICK if args.quick else figures.Sizes()
     )
     command = "python -m bench.perf" + ("" if device.type == "cpu" else f" device={name}")
     machine = [

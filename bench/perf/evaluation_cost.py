@@ -22,7 +22,7 @@ from bench.evaluation.evaluator import Evaluator
 from bench.evaluation.synthetic import SyntheticFigures
 from metrics.entropy import entropy_from_samples
 from metrics.prefix_jsd import prefix_jsd_monte_carlo
-from models.generator import Generator, GeneratorConfig
+from models import Generator, GeneratorConfig
 
 
 def median_seconds(work: Callable[[], object], repeats: int) -> float:
@@ -40,7 +40,7 @@ def main(threads: int = 1, repeats: int = 3) -> dict[str, float]:
     cpu = torch.device("cpu")
     dataset = build_synthetic(SyntheticConfig(n_train=2))
     torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(dataset.space, 32, 32, init_std=0.1))
+    generator = Generator(dataset.space, GeneratorConfig(32, 32, init_std=0.1))
     evaluator = Evaluator(EvalConfig(), dataset, 0, cpu)
     figures: SyntheticFigures = evaluator.kind
     context = evaluator(generator, 0).context

@@ -28,7 +28,7 @@ from bench.datasets.base import Dataset
 from bench.evaluation.evaluator import Evaluator
 from bench.perf.baselines import BATCH, PlainLM, plain_cot_iteration, plain_evaluation, plain_rewards
 from bench.perf.timing import Row, seconds, timed, verdict
-from models.generator import Generator, GeneratorConfig
+from models import Generator, GeneratorConfig
 
 
 @dataclass(frozen=True)
@@ -257,5 +257,5 @@ def synthetic_bench(device: torch.device, repeats: int, sizes: Sizes) -> Bench:
     torch.manual_seed(0)
     print("building the synthetic benchmark ...", file=sys.stderr)
     dataset = build_synthetic(SyntheticConfig())
-    generator = Generator(GeneratorConfig(dataset.space, 32, 32)).to(device)
+    generator = Generator(dataset.space, GeneratorConfig(32, 32)).to(device)
     return Bench(device, repeats, sizes, dataset, generator, torch.Generator(device=device).manual_seed(0))

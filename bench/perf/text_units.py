@@ -30,7 +30,7 @@ from bench.perf.baselines import BATCH
 from bench.perf.figures import Sizes
 from bench.perf.projection import experiment_config, projection_rows
 from bench.perf.timing import Row, seconds, timed
-from models.generator import Generator, GeneratorConfig
+from models import Generator, GeneratorConfig
 
 TEXT_EXPERIMENTS = ("paper_coco", "paper_emnlp")
 
@@ -51,12 +51,12 @@ def text_projection(experiment: str, data_root: Path, device: torch.device, repe
         return [Row(f"{experiment}: unit times on {cfg.dataset.name}", f"skipped: {error}", met="n/a")]
     print(f"{experiment} ({dataset.name}) ...", file=sys.stderr)
     torch.manual_seed(0)
-    model = GeneratorConfig(dataset.space, int(cfg.model.emb_dim), int(cfg.model.hidden_dim), float(cfg.model.init_std))
+    model = GeneratorConfig(int(cfg.model.emb_dim), int(cfg.model.hidden_dim), float(cfg.model.init_std))
     rng = torch.Generator(device=device).manual_seed(0)
     train = dataset.train.to(device)
 
     def context() -> TrainingContext:
-        return TrainingContext(Generator(model).to(device), train, rng, device)
+        return TrainingContext(Generator(dataset.space, model).to(device), train, rng, device)
 
     step: dict[str, float] = {}
     mle = MLE(MLEConfig(), context())

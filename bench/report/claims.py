@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.evaluation.catalogue import lower_is_better
 from bench.report.aggregate import BEFORE_ADVERSARIAL
 from bench.report.published import CACCIA, COT_PAPER, SEQGAN_REPO, family
 
@@ -38,7 +39,6 @@ PAIR_CLAIMS = (
 )
 GANS = ("seqgan", "cot")
 """The algorithms Caccia et al. compared MLE against over temperature (CoT among the "language GANs")."""
-LOWER_IS_BETTER = {"nll_oracle": True, "nll_test": True, "bleu5": False, "self_bleu5": True}
 
 
 def compare(a: tuple[float, float], b: tuple[float, float], lower_is_better: bool = True) -> str:
@@ -127,7 +127,7 @@ def _caccia_lines(temperature: pd.DataFrame, axes: tuple[str, str], models: str,
             for tau in sorted(set(stats.loc[mle].index) & set(stats.loc[gan].index)):
                 for axis in axes:
                     m, g = stats.loc[(mle, tau), axis], stats.loc[(gan, tau), axis]
-                    outcomes.append(compare((m["mean"], m["std"]), (g["mean"], g["std"]), LOWER_IS_BETTER[axis]))
+                    outcomes.append(compare((m["mean"], m["std"]), (g["mean"], g["std"]), lower_is_better(axis)))
             if not outcomes:
                 continue
             verdict = "contradicts" if "worse" in outcomes else ("supports" if "better" in outcomes else "cannot tell")

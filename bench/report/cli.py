@@ -38,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--group-by", default="", help="comma-separated config keys that make separate rows")
     parser.add_argument(
-        "--allow-target", action="append", default=[], help="a trusted _target_ module prefix outside the suite"
+        "--allow-target",
+        action="append",
+        default=[],
+        help="a _target_ you trust (exact name)",
     )
     return parser
 

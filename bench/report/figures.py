@@ -2,7 +2,7 @@
 
 A synthetic dataset (an oracle) gives NLL_oracle, NLL_test, NLL_valid, the divergences and the
 entropy; a text dataset gives BLEU, self-BLEU, NLL_test and the entropy (docs/design.md §4). The
-kind comes from the dataset builder the run's config names, never from the figures' key names.
+kind comes from the figures the run's config names (`dataset.figures`), never from key names.
 A JSD figure whose values all lie within 3 s.e. of ln 2 is saturated (docs/design.md §4.2): it
 cannot tell models apart, so it is left out with a note instead of printed as a signal.
 """
@@ -14,48 +14,25 @@ from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
+from bench.config.build import import_target
+from bench.evaluation.catalogue import DIVERGENCES, TABLE_FIGURES
 from bench.report.runs import RunResult
 
 LN2 = math.log(2)
 SATURATION_SE = 3.0
 """A JSD value within this many standard errors of ln 2 is indistinguishable from saturation."""
-DIVERGENCES = ("jsd_prefix_mean", "jsd", "jsd_stepwise_bound", "jsd_mediator_bound")
-SYNTHETIC = ("nll_oracle", "nll_test", "nll_valid", *DIVERGENCES, "entropy")
-TEXT = (
-    "bleu2",
-    "bleu3",
-    "bleu4",
-    "bleu5",
-    "self_bleu2",
-    "self_bleu3",
-    "self_bleu4",
-    "self_bleu5",
-    "nll_test",
-    "sacrebleu",
-    "entropy",
-)
-KINDS = {"bench.datasets.synthetic.build_synthetic": "synthetic", "bench.datasets.text.build_text": "text"}
-LABELS = {
-    "nll_oracle": "NLL_oracle (nats/token)",
-    "nll_test": "NLL_test (nats/token)",
-    "nll_valid": "NLL_valid (nats/token)",
-    "jsd": "true JSD (nats)",
-    "jsd_prefix_mean": "mean prefix JSD J̄ (nats)",
-    "jsd_stepwise_bound": "stepwise bound (nats)",
-    "jsd_mediator_bound": "mediator bound (nats)",
-    "entropy": "entropy (nats/token)",
-}
 
 
 def dataset_kind(run: RunResult) -> str:
-    """ "synthetic", "text" or "other": from the dataset builder named in the run's config."""
-    target = OmegaConf.select(run.config(), "dataset._target_", default=None)
-    return KINDS.get(str(target), "other")
+    """`synthetic`, `text` or `other`: the `kind` of the figures the run's config names (`dataset.figures`),
+    read once the report has checked every target of the config (nothing foreign is imported)."""
+    target = OmegaConf.select(run.config(), "dataset.figures._target_", default=None)
+    return str(getattr(import_target(str(target)), "kind", "other")) if target else "other"
 
 
 def candidate_figures(kind: str, runs: Sequence[RunResult]) -> tuple[str, ...]:
     """The kind's figures that at least one run reports, in the kind's order."""
-    wanted = {"synthetic": SYNTHETIC, "text": TEXT}.get(kind)
+    wanted = TABLE_FIGURES.get(kind)
     if wanted is None:  # a builder the user allowed: every numeric final figure, as recorded
         names = {k for run in runs for k, v in run.final.items() if isinstance(v, (int, float)) and k != "step"}
         wanted = tuple(sorted(name for name in names if not name.endswith("_se")))

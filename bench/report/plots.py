@@ -13,7 +13,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from bench.report.figures import LABELS
+from bench.evaluation.catalogue import axis_label
 from bench.report.grouping import Group
 from bench.report.runs import RunResult
 
@@ -72,7 +72,7 @@ def plot_learning_curves(groups: dict[Group, list[RunResult]], figures: Sequence
     for row, xlabel in enumerate(("step (each algorithm's own unit)", clock_label)):
         for axis, name in zip(axes[row], figures, strict=True):
             axis.set_xlabel(xlabel)
-            axis.set_ylabel(LABELS.get(name, name))
+            axis.set_ylabel(axis_label(name))
             axis.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     return save_figure(figure, stem)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bench.data import default_root, sha256_of
+from bench.config.folders import data_root
+from bench.datasets.fetch import sha256_of
 from bench.report.published import benchmark_of, sha256s_in
 from bench.report.runs import RunResult
 
@@ -28,7 +29,7 @@ def _named_files(run: RunResult) -> list[Path]:
         return [Path(str(dataset["oracle_path"])).expanduser()]
     if dataset.get("train_file") and dataset.get("test_file"):
         folder = Path(str(dataset["data_dir"])).expanduser() if dataset.get("data_dir") else None
-        folder = folder or default_root() / str(dataset.get("name", ""))
+        folder = folder or data_root() / str(dataset.get("name", ""))
         return [folder / str(dataset["train_file"]), folder / str(dataset["test_file"])]
     return []
 

@@ -21,16 +21,14 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from bench.config.build import build
 from bench.config.schema import EvalConfig
-from bench.datasets.base import Dataset
 from bench.errors import BenchError
-from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.evaluator import Evaluator, saved_evaluation_parts
 from bench.report.aggregate import before_adversarial, best_valid_row
 from bench.report.plots import colour, save_figure
 from bench.report.runs import RunResult, check_targets
 from bench.training.checkpoint import load_model, saved_model_step
-from bench.training.resume import BEST_VALID_MODEL, MODEL
+from bench.training.records import BEST_VALID_MODEL, MODEL
 
 DEFAULT_TEMPERATURES = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 END, BEST_VALID = "end", "best nll_valid"
@@ -91,14 +89,14 @@ def temperature_table(
     `labels` names each run's row group (its algorithm and group-by values); default: the algorithm.
     """
     labels = labels or {}
-    rows, skipped, datasets, evaluators = [], [], {}, {}
+    rows, skipped, parts, evaluators = [], [], {}, {}
     complete = [run for run in runs if run.complete and (run.path / MODEL).exists()]
     for run in tqdm(complete, desc="temperature curves", disable=not complete):
         config = check_targets(run, allowed)
         key = OmegaConf.to_yaml(config.dataset)
-        if key not in datasets:
-            datasets[key] = build(config.dataset, "dataset")
-        dataset: Dataset = datasets[key]
+        if key not in parts:
+            parts[key] = saved_evaluation_parts(config.dataset, device)
+        dataset, figures_kind = parts[key]
         models, left_out, best_is_final = _models(run)
         skipped += left_out
         label = labels.get(run.path, run.algorithm)
@@ -114,7 +112,7 @@ def temperature_table(
                 for tau in temperatures:
                     if (key, tau) not in evaluators:  # its fixed scores (oracle on test, ...) serve every run
                         config_tau = EvalConfig(n_samples=n_samples, temperature=tau)
-                        evaluators[key, tau] = Evaluator(config_tau, dataset, 0, device)
+                        evaluators[key, tau] = Evaluator(config_tau, dataset, 0, device, figures_kind)
                     evaluator = evaluators[key, tau]
                     evaluator.seed = int(run.seed or 0)  # samples depend on (seed, step) only, as in training
                     figures = evaluator(generator, step=-1).figures

@@ -27,6 +27,7 @@ from bench.report.provenance import benchmark
 from bench.report.published import published_rows
 from bench.report.runs import RunResult, check_complete_runs, check_targets, collect
 from bench.report.temperature import DEFAULT_TEMPERATURES, plot_temperature_curves, temperature_table
+from bench.training.records import HISTORY
 
 MARKER = "<!-- Regenerate: "
 """How a report's README starts: the only kind of folder a new report may replace."""
@@ -192,7 +193,7 @@ def discriminator_notes(runs: Sequence[RunResult]) -> list[str]:
     """
     figures = []
     for run in runs:
-        if not run.complete or not (run.path / "history.csv").exists():
+        if not run.complete or not (run.path / HISTORY).exists():
             continue
         history = run.history()
         if "d_test_acc" not in history or "phase" not in history:

@@ -1,15 +1,16 @@
-"""Checkpoints and saved models: written atomically, read without executing anything.
+"""Checkpoints and saved models: what they hold, written atomically, read without executing anything.
 
-A checkpoint holds everything a run needs to continue exactly where it stopped: the algorithm's
-state (networks, optimisers, counters, batch order), the loop's state, the RNG states and the
-history so far. It is written with `torch.save` to a temporary file in the run directory and
-renamed over the old one, so a crash mid-write leaves the previous checkpoint intact. It is read
-with `torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary objects.
+This module owns both payloads. A run checkpoint holds everything a run needs to continue exactly
+where it stopped: the comparable config, the weights' identity, the algorithm's state (networks,
+optimisers, counters, batch order), the RNG states, the loop's state and the history so far. A
+saved model holds one generator with its config and the step it was taken at. Both are written
+with `torch.save` to a temporary file and renamed over the old one, so a crash mid-write leaves the
+previous file intact, and read with `torch.load(weights_only=True)`: tensors and plain containers
+only, never arbitrary objects.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import pickle
 import zipfile
@@ -22,25 +23,26 @@ import torch
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
 from bench.files import atomic_write_bytes
-from models.generator import Generator, GeneratorConfig, SequenceSpace
+from models import Generator, GeneratorConfig, SequenceSpace
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+RUN_KEYS = ("config", "identity", "algorithm", "rng", "loop", "history", "final")
+"""What every run checkpoint holds (besides `format`, `vocabulary` and `curves`)."""
 
 
 class CheckpointError(BenchError):
     """A checkpoint or saved model that cannot be used here (corrupt, unsafe, or from another setup)."""
 
 
-def fingerprint(generator_config: GeneratorConfig, dataset: Dataset) -> dict[str, Any]:
+def identity(config: GeneratorConfig, space: SequenceSpace, dataset: Dataset) -> dict[str, Any]:
     """What must match for saved weights to mean the same thing: architecture and vocabulary."""
     words = vocabulary_words(dataset)
     digest = hashlib.sha256("\n".join(words).encode()).hexdigest() if words else None
-    config = asdict(generator_config)
     return {
         "dataset": dataset.name,
-        **config.pop("space"),
-        "emb_dim": config["emb_dim"],
-        "hidden_dim": config["hidden_dim"],
+        **asdict(space),
+        "emb_dim": config.emb_dim,
+        "hidden_dim": config.hidden_dim,
         "vocabulary_sha256": digest,
     }
 
@@ -50,7 +52,7 @@ def vocabulary_words(dataset: Dataset) -> list[str] | None:
     return list(dataset.vocabulary.words) if dataset.vocabulary is not None else None
 
 
-def check_fingerprint(
+def check_identity(
     path: Path,
     saved: dict[str, Any],
     expected: dict[str, Any],
@@ -61,12 +63,17 @@ def check_fingerprint(
     if dataset is not None and dataset.vocabulary is not None and saved_words is not None:
         dataset.vocabulary.check_matches(saved_words, str(path))  # names the first differing token
     for key, value in expected.items():
-        if saved.get(key) != value:
+        if _plain(saved.get(key)) != _plain(value):
             what = "vocabulary" if key in ("vocab_size", "vocabulary_sha256", "dataset") else "architecture"
             raise CheckpointError(
                 f"{path}: saved for another {what} ({key}={saved.get(key)!r}, this run has {value!r}); "
                 "use the matching config, or resume=never to start over"
             )
+
+
+def _plain(value: Any) -> Any:
+    """Tuples and lists compare alike (a saved tuple may come back as a list)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
@@ -90,13 +97,51 @@ def load(path: Path) -> dict[str, Any]:
     return payload
 
 
+# ----- run checkpoints ----------------------------------------------------------------------------
+def run_payload(
+    config: dict[str, Any],
+    generator: Generator,
+    dataset: Dataset,
+    algorithm_state: dict[str, Any],
+    rng: dict[str, Any],
+    loop: dict[str, Any],
+    history: list[dict[str, Any]],
+    curves: dict[str, list[dict[str, Any]]],
+    final: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything a run continues from, as one plain dictionary."""
+    return {
+        "config": config,
+        "identity": identity(generator.config, generator.space, dataset),
+        "vocabulary": vocabulary_words(dataset),
+        "algorithm": algorithm_state,
+        "rng": rng,
+        "loop": loop,
+        "history": history,
+        "curves": curves,
+        "final": final or {},
+    }
+
+
+def load_run_checkpoint(path: Path) -> dict[str, Any]:
+    """A run checkpoint, checked to hold every part of `run_payload`."""
+    saved = load(path)
+    missing = [key for key in RUN_KEYS if key not in saved]
+    if missing or not isinstance(saved["config"], dict) or not isinstance(saved["loop"], dict):
+        what = f"missing {', '.join(missing)}" if missing else "malformed config or loop state"
+        raise CheckpointError(f"{path}: not a cotbench run checkpoint ({what}); resume=never starts over")
+    return saved
+
+
+# ----- saved models -------------------------------------------------------------------------------
 def save_model(path: Path, generator: Generator, dataset: Dataset, step: int | None = None) -> None:
     """A generator alone, with its config, so it can be re-evaluated without retraining; `step` says
     which evaluation it is (the best-validation model's), so a reader can check it against history.csv."""
-    config = asdict(generator.config)
     payload = {
-        "generator_config": config,
-        "fingerprint": fingerprint(generator.config, dataset),
+        "generator_config": asdict(generator.config),
+        "space": asdict(generator.space),
+        "identity": identity(generator.config, generator.space, dataset),
+        "vocabulary": vocabulary_words(dataset),
         "state_dict": generator.state_dict(),
     }
     save(path, payload | ({} if step is None else {"step": int(step)}))
@@ -112,14 +157,12 @@ def load_model(path: Path, dataset: Dataset) -> Generator:
     """A generator saved by `save_model`, checked against `dataset`'s vocabulary."""
     payload = load(path)
     try:
-        config = dict(payload["generator_config"])
-        config["space"] = SequenceSpace(**config["space"])
-        generator_config = GeneratorConfig(**config)
+        config = GeneratorConfig(**payload["generator_config"])
+        SequenceSpace(**payload["space"])  # well-formed, even though the dataset's own space is used
+        saved_identity = dict(payload["identity"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: not a saved cotbench model ({error})") from None
-    as_if_for_dataset = dataclasses.replace(generator_config, space=dataset.space)
-    expected = fingerprint(as_if_for_dataset, dataset)
-    check_fingerprint(path, payload["fingerprint"], expected, payload.get("vocabulary"), dataset)
-    generator = Generator(generator_config)
+    check_identity(path, saved_identity, identity(config, dataset.space, dataset), payload.get("vocabulary"), dataset)
+    generator = Generator(dataset.space, config)
     generator.load_state_dict(payload["state_dict"])
     return generator.eval()

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import BenchError
 from bench.training.loop import DivergenceError, StopRequested
-from bench.training.records import RunRecord
+from bench.training.records import HYDRA_FILES, LOCK, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def refuse_symlinks(run_dir: Path) -> None:
     A link planted in a shared results folder (`.lock -> ~/.bashrc`) would otherwise make a re-run
     write into whatever it points at. Checked for every entry of the folder and of `.hydra/`.
     """
-    for folder in (run_dir, run_dir / ".hydra"):
+    for folder in (run_dir, run_dir / HYDRA_FILES):
         if folder.is_symlink():
             raise RunDirectoryError(f"{folder}: is a symbolic link; refusing to write through it")
         if not folder.is_dir():
@@ -61,21 +61,15 @@ class RunLock:
     Two jobs pointed at the same folder (a repeated command, a sweep launched twice) would interleave
     their files; the second one fails at once, before it writes anything. The lock is an `flock`, so
     the kernel releases it when its holder dies, even by SIGKILL: a crashed run never blocks its own
-    resumption. Taking it again in the process that holds it is a no-op (the command line takes it
-    before Hydra's files are written, then `run()` enters it again).
+    resumption. `bench.training.run.run` is its one owner.
     """
-
-    _held: dict[Path, int] = {}
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir).absolute()
-        self.path = self.run_dir / ".lock"
+        self.path = self.run_dir / LOCK
         self.handle: int | None = None
 
     def __enter__(self) -> RunLock:
-        if self.path in self._held:
-            self._held[self.path] += 1
-            return self
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.handle = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -88,7 +82,6 @@ class RunLock:
         except BlockingIOError:
             os.close(self.handle)
             raise RunDirectoryError(f"output directory {self.run_dir}: another process is writing this run") from None
-        self._held[self.path] = 1
         try:
             refuse_symlinks(self.run_dir)
         except BaseException:
@@ -99,10 +92,6 @@ class RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._held.get(self.path, 0) > 1:
-            self._held[self.path] -= 1
-            return
-        self._held.pop(self.path, None)
         if self.handle is not None:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             os.close(self.handle)
@@ -198,8 +187,9 @@ SIGNALS = ProcessSignals()
 
 class OutputGuard(Callback):
     """Refuses an empty `hydra.run.dir` / `hydra.sweep.dir` (every file would land in the current
-    folder) before Hydra creates or writes anything; a parallel sweep's own process then records
-    SIGINT/SIGTERM instead of dying, so its workers stop their runs cleanly and nothing queued starts."""
+    folder) before Hydra creates or writes anything; a sweep's own process then records SIGINT/SIGTERM
+    instead of dying (a second Ctrl-C still stops it at once), so the running jobs stop cleanly and
+    save, and nothing queued starts."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         _require_folder(config, "hydra.run.dir")
@@ -209,8 +199,7 @@ class OutputGuard(Callback):
         record = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))) / "multirun.yaml"  # Hydra writes it next
         if record.is_symlink():
             raise Reported(RunDirectoryError(f"{record}: is a symbolic link; refusing to write through it"))
-        if "BasicLauncher" not in str(OmegaConf.select(config, "hydra.launcher._target_") or ""):
-            SIGNALS.always_defer = True
+        SIGNALS.always_defer = True  # whatever the launcher: the running jobs save, queued ones never start
 
 
 def _require_folder(config: DictConfig, key: str) -> None:

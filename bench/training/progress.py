@@ -18,8 +18,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-# Figures shown on the progress bar, when present.
-SHOWN = ("g_loss", "nll_oracle", "nll_test", "jsd", "bleu5", "self_bleu5")
+from bench.evaluation.catalogue import PROGRESS
+
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
 
@@ -158,7 +158,7 @@ class ProgressBar:
         self.bar.refresh()
 
     def show_figures(self, row: dict[str, Any]) -> None:
-        self.figures = ", ".join(f"{k}={row[k]:.4g}" for k in SHOWN if k in row)
+        self.figures = ", ".join(f"{k}={row[k]:.4g}" for k in PROGRESS if k in row)
 
     def close(self) -> None:
         self.bar.close()

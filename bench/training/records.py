@@ -16,23 +16,36 @@ from typing import Any
 from bench.files import atomic_write_text
 from bench.provenance import git_revision, library_versions
 
-# Every file a run writes (apart from its lock and Hydra's `.hydra/`): what `resume=never` removes.
-RUN_FILES = (
-    "checkpoint.pt",
-    "model.pt",
-    "model_best_valid.pt",
-    "history.csv",
-    "prefix_jsd.csv",
-    "samples.txt",
-    "metrics.json",
-    "config.yaml",
-)
+# ----- the names of a run folder's files: every reader and writer takes them from here -----
+CONFIG = "config.yaml"
+"""The resolved config the run ran with."""
+HISTORY = "history.csv"
+"""One row per evaluation: step, phase, the losses since the last row, every figure, the clocks."""
+METRICS = "metrics.json"
+"""Status (running, complete, interrupted, failed), final figures and provenance."""
+SAMPLES = "samples.txt"
+"""The last evaluation's samples, one per line (words, or token ids on synthetic data)."""
+CHECKPOINT = "checkpoint.pt"
+"""The whole state at the last evaluation: what a re-run of the same command continues from."""
+MODEL = "model.pt"
+"""The final generator alone, with its config (bench.api.load_run, the report's temperature curves)."""
+BEST_VALID_MODEL = "model_best_valid.pt"
+"""The generator at the evaluation with the lowest `nll_valid` so far, with its step: model
+selection without the test set."""
+PREFIX_JSD = "prefix_jsd.csv"
+"""Synthetic data: J_t = JSD(P_{1:t} || G_{1:t}) for every prefix length t, one row per (evaluation, t)."""
+LOCK = ".lock"
+"""Held by the one process writing the run."""
+HYDRA_FILES = ".hydra"
+"""Hydra's record of the command (config, hydra, overrides), written under the lock."""
+RUN_FILES = (CHECKPOINT, MODEL, BEST_VALID_MODEL, HISTORY, PREFIX_JSD, SAMPLES, METRICS, CONFIG)
+"""Every file a run writes apart from its lock and `.hydra/`: what `resume=never` removes."""
 
 
 def read_status(run_dir: Path) -> str | None:
     """The `status` in a run directory's metrics.json, or None when there is no readable one."""
     try:
-        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8")).get("status")
+        return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8")).get("status")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -51,7 +64,7 @@ class RunRecord:
 
     @property
     def metrics_path(self) -> Path:
-        return self.run_dir / "metrics.json"
+        return self.run_dir / METRICS
 
     def start(self, resolved_config_yaml: str, meta: dict[str, Any]) -> None:
         """Write the resolved config and a `running` status before any training happens.
@@ -59,7 +72,7 @@ class RunRecord:
         A resumed run arrives with the history of its checkpoint; history.csv is rewritten from it,
         dropping any row written after that checkpoint (it will be recomputed identically).
         """
-        atomic_write_text(self.run_dir / "config.yaml", resolved_config_yaml)
+        atomic_write_text(self.run_dir / CONFIG, resolved_config_yaml)
         if self.history:
             self._write_history()
         for name in self.curves:
@@ -95,7 +108,7 @@ class RunRecord:
         atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue())
 
     def write_samples(self, lines: list[str]) -> None:
-        atomic_write_text(self.run_dir / "samples.txt", "".join(line + "\n" for line in lines))
+        atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines))
 
     def finish(self, final: dict[str, Any]) -> None:
         self._write_metrics("complete", final)

@@ -1,10 +1,11 @@
-"""Resume policy: what a checkpoint holds, which config keys may change, and how a run continues.
+"""Resume policy: which config keys may change, and how a run continues from its checkpoint.
 
-A run directory's `checkpoint.pt` is the whole state at its last evaluation. A re-run of the same
-command continues from it when the config is the same apart from how the run is executed (device,
-threads, progress bar) and its budget (`train.steps`, `steps_by_algorithm`); any other difference is
-refused, naming the first differing value. Restoring the RNG states with the algorithm's and the
-loop's state is what makes the resumed run end with exactly the figures of an uninterrupted one.
+A run directory's checkpoint is the whole state at its last evaluation (bench/training/checkpoint.py
+says what it holds). A re-run of the same command continues from it when the config is the same
+apart from how the run is executed and its budget (`bench.config.keys.RESUMABLE`); any other
+difference is refused, naming the first differing value. Restoring the RNG states with the
+algorithm's and the loop's state is what makes the resumed run end with exactly the figures of an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -16,32 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from algorithms.base import Algorithm
+from bench.config.build import check_saved_targets, targets_in
+from bench.config.keys import RESUMABLE, without_keys
 from bench.datasets.base import Dataset
 from bench.training import checkpoint
 from bench.training.checkpoint import CheckpointError
 from bench.training.loop import LoopState
-from bench.training.records import RUN_FILES, RunRecord, read_status
+from bench.training.records import CHECKPOINT, METRICS, RUN_FILES, RunRecord, read_status
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-MODEL = "model.pt"
-BEST_VALID_MODEL = "model_best_valid.pt"
-"""The generator at the evaluation with the lowest `nll_valid` so far (synthetic data: a fresh oracle
-sample), kept so that model selection without the test set reaches the temperature curves too."""
-# Keys that may differ between a run and its resumption: how it runs, not what it computes.
-RESUMABLE_DIFFERENCES = ("progress", "device", "threads", "resume", "train", "steps_by_algorithm", "logger", "sweep")
-# What every checkpoint written by `Checkpointer.save` holds.
-_PAYLOAD_KEYS = ("config", "fingerprint", "algorithm", "rng", "loop", "history", "final")
 
-
-def comparable(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
-    """The config without the keys that may change on resume (also applied to a saved config)."""
-    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    return {key: value for key, value in resolved.items() if key not in RESUMABLE_DIFFERENCES}
+def comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config without the keys that may change on resume (also applied to a saved config)."""
+    return without_keys(config, RESUMABLE)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -89,22 +80,20 @@ def discard_previous(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def previous_run(cfg: DictConfig, resume: str, run_dir: Path) -> dict[str, Any] | None:
-    """The checkpoint to continue from, checked against `cfg`; None when the run starts afresh."""
+def previous_run(config: dict[str, Any], resume: str, run_dir: Path) -> dict[str, Any] | None:
+    """The checkpoint to continue from, checked against the resolved `config`; None when the run starts afresh."""
     path = run_dir / CHECKPOINT
     if resume == "never":
-        if path.exists() or (run_dir / "metrics.json").exists():
+        if path.exists() or (run_dir / METRICS).exists():
             log.info("resume=never: starting over in %s (discarding its previous run)", run_dir)
         discard_previous(run_dir)
         return None
     if not path.exists():
         return None
-    saved = checkpoint.load(path)
-    missing = [key for key in _PAYLOAD_KEYS if key not in saved]
-    if missing or not isinstance(saved["config"], dict) or not isinstance(saved["loop"], dict):
-        what = f"missing {', '.join(missing)}" if missing else "malformed config or loop state"
-        raise CheckpointError(f"{path}: not a cotbench run checkpoint ({what}); resume=never starts over")
-    difference = first_difference(comparable(saved["config"]), comparable(cfg))
+    saved = checkpoint.load_run_checkpoint(path)
+    own_targets = [target for _, target in targets_in(config)]  # a user's own algorithm resumes too
+    check_saved_targets(saved["config"], path, trusted=own_targets)
+    difference = first_difference(comparable(saved["config"]), comparable(config))
     if difference:
         raise CheckpointError(
             f"{path}: made with another config: {difference}; "
@@ -117,7 +106,8 @@ def previous_run(cfg: DictConfig, resume: str, run_dir: Path) -> dict[str, Any] 
 class Checkpointer:
     """Writes the run's checkpoint (and restores from one) for one dataset, algorithm and RNG stream."""
 
-    cfg: DictConfig
+    config: dict[str, Any]
+    """The run's resolved config (plain data)."""
     run_dir: Path
     dataset: Dataset
     algorithm: Algorithm
@@ -128,21 +118,18 @@ class Checkpointer:
     def path(self) -> Path:
         return self.run_dir / CHECKPOINT
 
-    def fingerprint(self) -> dict[str, Any]:
-        return checkpoint.fingerprint(self.algorithm.generator.config, self.dataset)
-
     def save(self, state: LoopState, final: dict[str, Any] | None = None) -> None:
-        payload = {
-            "config": comparable(self.cfg),
-            "fingerprint": self.fingerprint(),
-            "vocabulary": checkpoint.vocabulary_words(self.dataset),
-            "algorithm": self.algorithm.state_dict(),
-            "rng": rng_state(self.rng),
-            "loop": state.state_dict(),
-            "history": self.record.history,
-            "curves": self.record.curves,
-            "final": final or {},
-        }
+        payload = checkpoint.run_payload(
+            config=comparable(self.config),
+            generator=self.algorithm.generator,
+            dataset=self.dataset,
+            algorithm_state=self.algorithm.state_dict(),
+            rng=rng_state(self.rng),
+            loop=state.state_dict(),
+            history=self.record.history,
+            curves=self.record.curves,
+            final=final,
+        )
         checkpoint.save(self.path, payload)
 
     def restore(self, saved: dict[str, Any]) -> LoopState:
@@ -155,9 +142,9 @@ class Checkpointer:
 
     def check(self, saved: dict[str, Any]) -> None:
         """Refuse weights saved for another vocabulary or architecture."""
-        checkpoint.check_fingerprint(
-            self.path, saved["fingerprint"], self.fingerprint(), saved.get("vocabulary"), self.dataset
-        )
+        generator = self.algorithm.generator
+        expected = checkpoint.identity(generator.config, generator.space, self.dataset)
+        checkpoint.check_identity(self.path, saved["identity"], expected, saved.get("vocabulary"), self.dataset)
 
     def resume(self, saved: dict[str, Any], steps: int) -> LoopState | None:
         """Continue from `saved`: the loop state to go on from, or None for a complete run (left as it is)."""

@@ -1,125 +1,148 @@
-"""One run from a composed config: build dataset, generator and algorithm, train, record.
+"""One run from a resolved `RunSpec`: build data, build model and algorithm, open the record, train, finish.
 
-This is the only place that wires the pieces together; `python -m bench` calls `run()` inside
-Hydra, and tests call it directly on a composed config and a temporary folder. The policies it
-wires live beside the code they govern: resuming in `bench.training.resume`, the lock, signals and the final
-status in `bench.training.lifecycle`, the files in `bench.training.records`.
+This is the only place that wires the pieces together; `python -m bench` calls `run()` with the
+spec it resolved from the command line, and tests call it with `compose_spec(...)` and a temporary
+folder. The policies it wires live beside the code they govern: resuming in
+`bench.training.resume`, the lock, signals and the final status in `bench.training.lifecycle`, the
+files in `bench.training.records`, the payloads in `bench.training.checkpoint`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+import yaml
 
 from algorithms.base import Algorithm, TrainingContext
-from bench.config.build import build, resolve_target, validated
-from bench.config.schema import Config
+from bench.config.build import call_target, import_target
+from bench.config.spec import RunSpec
 from bench.datasets.base import Dataset
-from bench.devices import resolve_device
+from bench.devices import resolve_device, use_threads
 from bench.errors import BenchError
+from bench.evaluation.catalogue import CLOCKS, headline
 from bench.evaluation.evaluator import Evaluation, Evaluator
-from bench.files import remove_stale_temporaries
+from bench.files import atomic_write_text, remove_stale_temporaries
 from bench.seeds import seed_everything
 from bench.training import checkpoint, resume
 from bench.training.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
 from bench.training.loop import LoopState, train
-from bench.training.records import RunRecord
-from bench.training.tracking import open_tracker
-from models.generator import Generator, GeneratorConfig
+from bench.training.records import BEST_VALID_MODEL, HYDRA_FILES, MODEL, RunRecord, read_status
+from bench.training.tracking import Tracker
+from models import Generator
 
 log = logging.getLogger(__name__)
 
-# Re-exported for callers that find a run's files by name.
-CHECKPOINT, MODEL, BEST_VALID_MODEL = resume.CHECKPOINT, resume.MODEL, resume.BEST_VALID_MODEL
+
+def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
+    """Train and evaluate as `spec` says, writing everything under `run_dir`; return the final figures."""
+    device = resolve_device(spec.root.device)
+    use_threads(spec.root.threads)
+    with RunLock(Path(run_dir)) as lock, _job_log(lock.run_dir, spec.job_name):
+        final = _built(lambda: _run_locked(spec, device, lock.run_dir))
+        step = f"step {final.get('step')}: " if "step" in final else ""
+        log.info("%s %s: %s%s", read_status(lock.run_dir), lock.run_dir, step, headline(final, brief=True))
+        return final
 
 
-def algorithm_name(cfg: DictConfig) -> str:
-    """The algorithm's config choice (`algorithm=seqgan_tiny` -> `seqgan_tiny`), set by conf/config.yaml."""
-    name = cfg.algorithm.get("name")
-    if not name:
-        raise BenchError("algorithm.name: missing (conf/config.yaml sets it to the config choice)")
-    return str(name)
-
-
-def _root_config(cfg: DictConfig) -> Config:
-    return validated(cfg, Config, "config")
-
-
-def build_run(cfg: DictConfig, device: torch.device, rng: torch.Generator) -> tuple[Dataset, Algorithm]:
-    """Dataset, then the shared generator (initialised from the seeded global RNG), then the algorithm."""
-    resolve_target(cfg.algorithm, "algorithm")  # fail on an unknown algorithm before building data
-    dataset: Dataset = build(cfg.dataset, "dataset")
-    model = cfg.model
-    generator_config = GeneratorConfig(dataset.space, model.emb_dim, model.hidden_dim, init_std=model.init_std)
-    generator = Generator(generator_config).to(device)
-    context = TrainingContext(generator, dataset.train.to(device), rng, device)
-    return dataset, build(cfg.algorithm, "algorithm", context)
-
-
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train and evaluate as `cfg` says, writing everything under `run_dir`; return the final figures."""
-    config = _root_config(cfg)
-    device = resolve_device(config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    with RunLock(Path(run_dir)) as lock:
-        try:
-            return _run_locked(cfg, config, device, lock.run_dir)
-        except BenchError:
-            raise
-        except Exception as error:  # before the run started (e.g. seeding): nothing was written
-            raise BenchError(describe(error)) from error
-
-
-def _run_locked(cfg: DictConfig, config: Config, device: torch.device, run_dir: Path) -> dict[str, Any]:
-    for stale in remove_stale_temporaries(run_dir):
-        log.info("removed %s, left by an interrupted write", stale.name)
-    saved = resume.previous_run(cfg, config.resume, run_dir)
-    rng = seed_everything(config.seed, device)
-    dataset, algorithm = build_run(cfg, device, rng)
-    evaluator = Evaluator(config.eval, dataset, config.seed, device)
-    name = algorithm_name(cfg)
-    steps = config.train.steps or config.steps_by_algorithm.get(name) or algorithm.default_steps
+def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str, Any]:
+    """Build data, build model and algorithm, open the record, train, finish."""
+    _write_hydra_files(run_dir, spec.hydra_files)
+    saved = resume.previous_run(spec.resolved, spec.root.resume, run_dir)
+    rng = seed_everything(spec.root.seed, device)
+    dataset, algorithm = _built(lambda: build_run(spec, device, rng))
+    figures = _built(lambda: build_figures(spec, dataset, device))
+    evaluator = Evaluator(spec.root.eval, dataset, spec.root.seed, device, figures)
+    steps = spec.steps or algorithm.default_steps
     record = RunRecord(run_dir)
-    checkpointer = resume.Checkpointer(cfg, run_dir, dataset, algorithm, rng, record)
+    checkpointer = resume.Checkpointer(spec.resolved, run_dir, dataset, algorithm, rng, record)
     state = checkpointer.resume(saved, steps) if saved is not None else LoopState()
     if state is None:  # complete: never touched again
         return dict(saved["final"])
-    record.start(OmegaConf.to_yaml(cfg, resolve=True), _meta(name, config, dataset, device, saved, state))
-    log.info("run %s: %s on %s, seed %d, %d steps, device %s", run_dir, name, dataset.name, config.seed, steps, device)
-    resumed_at = state.step if saved is not None else None
-    tracker = open_tracker(config.logger, run_dir, resumed_at, resume.comparable(cfg), str(run_dir))
+    record.start(yaml.safe_dump(spec.resolved, sort_keys=False), _meta(spec, dataset, device, saved, state))
+    what = (run_dir, spec.name, dataset.name, spec.root.seed, steps, device)
+    log.info("run %s: %s on %s, seed %d, %d steps, device %s", *what)
+    tracker = _tracker(spec, run_dir, state.step if saved is not None else None)
     with outcome_recorded(record, lambda: checkpointer.save(state)), closing(tracker):
         with SIGNALS.deferred() as signals:
-            train(
-                algorithm,
-                evaluator,
-                steps,
-                config.eval.every,
-                _on_evaluation(record, checkpointer, tracker.log_row),
-                config.progress,
-                state,
-                signals.pending,
-                on_step=tracker.log_step,
-            )
-        return _finish(config, record, checkpointer, evaluator, state)
+            on_evaluation = _on_evaluation(record, checkpointer, tracker.log_row)
+            loop = (steps, spec.root.eval.every, on_evaluation, spec.root.progress, state, signals.pending)
+            train(algorithm, evaluator, *loop, on_step=tracker.log_step)
+        return _finish(spec, record, checkpointer, evaluator, state)
+
+
+def build_run(spec: RunSpec, device: torch.device, rng: torch.Generator) -> tuple[Dataset, Algorithm]:
+    """The dataset, then the shared generator (initialised from the seeded global RNG), then the
+    algorithm that trains it."""
+    dataset = call_target(import_target(spec.dataset.target), spec.dataset.config, "dataset")
+    generator = Generator(dataset.space, spec.root.model).to(device)
+    context = TrainingContext(generator, dataset.train.to(device), rng, device)
+    return dataset, call_target(import_target(spec.algorithm.target), spec.algorithm.config, "algorithm", context)
+
+
+def build_figures(spec: RunSpec, dataset: Dataset, device: torch.device) -> Any:
+    """What an evaluation measures on this dataset, as its config's `figures._target_` names."""
+    return call_target(import_target(spec.figures.target), spec.figures.config, "dataset.figures", dataset, device)
+
+
+def _built(build: Callable[[], Any]) -> Any:
+    """An unexpected error becomes one line naming its cause (once a run has started, `outcome_recorded`
+    has already marked it; before, nothing was written)."""
+    try:
+        return build()
+    except BenchError:
+        raise
+    except Exception as error:
+        raise BenchError(describe(error)) from error
+
+
+def _tracker(spec: RunSpec, run_dir: Path, resumed_at: int | None) -> Tracker:
+    target = import_target(spec.logger.target, "logger._target_")
+    config = resume.comparable(spec.resolved)
+    return _built(lambda: target(spec.logger.config, run_dir, resumed_at, config, str(run_dir)))
+
+
+def _write_hydra_files(run_dir: Path, files: tuple[tuple[str, str], ...]) -> None:
+    """What Hydra would write into `.hydra/` (config, hydra, overrides), written under the run's lock."""
+    try:
+        for name, text in files:
+            atomic_write_text(run_dir / HYDRA_FILES / name, text)
+    except OSError as error:
+        raise BenchError(describe(error)) from error
+    for stale in remove_stale_temporaries(run_dir):
+        log.info("removed %s, left by an interrupted write", stale.name)
+
+
+@contextmanager
+def _job_log(run_dir: Path, job_name: str | None) -> Iterator[None]:
+    """The run's log file (start, resume, every evaluation's figures, the end), opened under the lock."""
+    if job_name is None:
+        yield
+        return
+    handler = logging.FileHandler(run_dir / f"{job_name}.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 def _meta(
-    name: str, config: Config, dataset: Dataset, device: torch.device, saved: dict | None, state: LoopState
+    spec: RunSpec, dataset: Dataset, device: torch.device, saved: dict | None, state: LoopState
 ) -> dict[str, Any]:
     """What metrics.json says about the run beside its figures; the dataset's warnings are shown once here."""
     warnings = [str(w) for w in getattr(dataset, "warnings", None) or []]
     for warning in warnings:
         log.warning("%s", warning)
-    meta = {"algorithm": name, "dataset": dataset.name, "seed": config.seed, "device": str(device)}
+    meta = {"algorithm": spec.name, "dataset": dataset.name, "seed": spec.root.seed, "device": str(device)}
     if saved is not None:
         meta["resumed_from_step"] = state.step
     return meta | {"data": dict(getattr(dataset, "provenance", None) or {}), "warnings": warnings}
@@ -155,32 +178,17 @@ def lowest_valid_yet(history: list[dict[str, Any]], row: dict[str, Any]) -> bool
     return all(value < v for v in earlier if isinstance(v, float) and math.isfinite(v))
 
 
-# The figures a run's last line shows, when the dataset has them.
-HEADLINE = ("nll_oracle", "nll_test", "nll_valid", "jsd", "jsd_prefix_mean", "bleu5", "self_bleu5", "sacrebleu")
-
-
-TIMES = ("wall_s", "train_s", "train_cpu_s")
-"""A history row's clocks: the budget, not figures of the model."""
-
-
-def headline(row: dict[str, Any], brief: bool = False) -> str:
-    """The figures of one history row (with `brief`, only the headline ones), as `name value, ...`."""
-    skip = ("step", "phase", *TIMES)
-    names = [k for k in HEADLINE if k in row] if brief else [k for k in row if k not in skip]
-    return ", ".join(f"{k} {row[k]:.4g}" if isinstance(row[k], float) else f"{k} {row[k]}" for k in names)
-
-
 def _finish(
-    config: Config, record: RunRecord, checkpointer: resume.Checkpointer, evaluator: Evaluator, state: LoopState
+    spec: RunSpec, record: RunRecord, checkpointer: resume.Checkpointer, evaluator: Evaluator, state: LoopState
 ) -> dict[str, Any]:
     """Samples, the final model, the last checkpoint, then `complete`: in that order, so `complete` is last."""
     algorithm, dataset = checkpointer.algorithm, checkpointer.dataset
     samples = record.last_samples
     if samples is None:  # resumed after the last evaluation: recompute it (same seed and step, same figures)
         samples = evaluator(algorithm.generator, state.step).samples.tokens
-    record.write_samples(dataset.decode(samples[: config.eval.n_saved_samples].cpu()))
+    record.write_samples(dataset.decode(samples[: spec.root.eval.n_saved_samples].cpu()))
     checkpoint.save_model(checkpointer.run_dir / MODEL, algorithm.generator, dataset)
-    final = {k: v for k, v in record.history[-1].items() if k not in ("phase", *TIMES)}
+    final = {k: v for k, v in record.history[-1].items() if k not in ("phase", *CLOCKS)}
     checkpointer.save(state, final)
     record.meta |= {"wall_s": round(state.wall_s, 3), "train_s": round(state.train_s, 3)}
     record.meta["train_cpu_s"] = round(state.train_cpu_s, 3)

@@ -22,6 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from bench.training.progress import format_seconds
+from bench.training.records import METRICS
 
 LOG_NAME = "sweep_progress.log"
 
@@ -42,7 +43,7 @@ def count_jobs(config: DictConfig) -> int | None:
 def run_status(output_dir: Path, job_return: JobReturn) -> str:
     """The run's own status from metrics.json; the error's first line when the job failed before one."""
     try:
-        metrics = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
+        metrics = json.loads((output_dir / METRICS).read_text(encoding="utf-8"))
         status = str(metrics["status"])
         return f"{status} ({metrics['reason']})" if metrics.get("reason") and status != "complete" else status
     except (OSError, ValueError, KeyError, TypeError):

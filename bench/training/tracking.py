@@ -1,5 +1,6 @@
 """Experiment trackers: every history row and every step's training losses as scalars.
 
+A tracker is chosen by the `_target_` of the `logger` node like every other part (conf/logger/):
 `logger=tensorboard` writes TensorBoard event files into the run folder (`tensorboard --logdir
 outputs/`), `logger=wandb` logs to Weights & Biases in offline mode (`wandb sync` uploads it
 later), `logger=none` (the default) writes nothing beyond the run's own files. The loop knows
@@ -7,8 +8,8 @@ nothing of these: it calls `log_step` after each step and the run calls `log_row
 evaluation.
 
 Resuming continues the same event stream: the run resumes from a checkpoint at step S, so every
-event already written for a step after S (the work lost since that checkpoint) is removed from the
-run folder's event files before logging goes on, and each (tag, step) is written exactly once.
+event already written for a step after S (the work lost since that checkpoint) is purged when the
+writer opens (TensorBoard's `purge_step`), and each (tag, step) counts once.
 """
 
 from __future__ import annotations
@@ -19,33 +20,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.errors import BenchError
-from bench.files import atomic_write_bytes
-
-LOGGERS = ("none", "tensorboard", "wandb")
 EVENTS_GLOB = "events.out.tfevents.*"
 
 
 @dataclass
-class LoggerConfig:
-    """Where training curves go besides history.csv (conf/logger/*.yaml)."""
+class TrackerConfig:
+    """How often a tracker logs the training losses (history rows are always logged)."""
 
-    kind: str = "none"
-    """none (only the run's own files), tensorboard (event files in the run folder) or wandb (offline)."""
     every: int = 1
-    """Log the training losses of every this many steps (history rows are always logged)."""
-    project: str = "cotbench"
-    """wandb project name (offline runs are stored under the run folder's wandb/)."""
+    """Log the training losses of every this many steps."""
 
     def __post_init__(self) -> None:
-        if self.kind not in LOGGERS:
-            raise ValueError(f"logger.kind={self.kind!r}: must be one of {', '.join(LOGGERS)}")
         if self.every < 1:
             raise ValueError(f"logger.every={self.every}: must be a positive integer")
-        package = {"tensorboard": "tensorboard", "wandb": "wandb"}.get(self.kind)
-        if package and importlib.util.find_spec(package) is None:
-            extra = " (pip install -e '.[tensorboard]')" if package == "tensorboard" else " (pip install wandb)"
-            raise ValueError(f"logger={self.kind}: the {package} package is not installed{extra}")
+
+
+@dataclass
+class WandbConfig(TrackerConfig):
+    """Weights & Biases, offline: runs are stored under the run folder's wandb/."""
+
+    project: str = "cotbench"
+    """wandb project name."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_package("wandb", "pip install wandb")
+
+
+def require_package(package: str, install: str) -> None:
+    """Refuse a tracker whose package is missing before any work, saying how to install it."""
+    if importlib.util.find_spec(package) is None:
+        raise ValueError(f"logger={package}: the {package} package is not installed ({install})")
 
 
 class Tracker(Protocol):
@@ -72,6 +77,11 @@ def scalars(values: dict[str, Any], prefix: str) -> dict[str, float]:
 class NoTracker:
     """logger=none: the run's own files only."""
 
+    config_class = TrackerConfig
+
+    def __init__(self, config: TrackerConfig, run_dir: Path, resumed_at: int | None, run_config: dict, name: str):
+        pass
+
     def log_step(self, step: int, losses: dict[str, float]) -> None:
         pass
 
@@ -82,44 +92,31 @@ class NoTracker:
         pass
 
 
-def trim_events(run_dir: Path, keep_through: int | None) -> None:
-    """Drop from the run folder's event files every event of a step after `keep_through`.
+@dataclass
+class TensorBoardConfig(TrackerConfig):
+    """TensorBoard event files in the run folder."""
 
-    `None` removes the event files altogether (a run starting from step 0 logs everything again).
-    Each file is rewritten atomically under its own name, so the files keep their order.
-    """
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.record_writer import RecordWriter
-
-    for path in sorted(Path(run_dir).glob(EVENTS_GLOB)):
-        if keep_through is None:
-            path.unlink()
-            continue
-        kept = [raw for raw in RawEventFileLoader(str(path)).Load() if _keeps(raw, keep_through, event_pb2)]
-
-        def write(stream: Any, records: list[bytes] = kept) -> None:
-            writer = RecordWriter(stream)
-            for record in records:
-                writer.write(record)
-
-        atomic_write_bytes(path, write)
-
-
-def _keeps(raw: bytes, keep_through: int, event_pb2: Any) -> bool:
-    event = event_pb2.Event.FromString(raw)
-    return not event.HasField("summary") or event.step <= keep_through
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_package("tensorboard", "pip install -e '.[tensorboard]'")
 
 
 class TensorBoardTracker:
     """Event files in the run folder: `train/<loss>` per step, `history/<column>` per evaluation."""
 
-    def __init__(self, config: LoggerConfig, run_dir: Path, resumed_at: int | None) -> None:
+    config_class = TensorBoardConfig
+
+    def __init__(
+        self, config: TensorBoardConfig, run_dir: Path, resumed_at: int | None, run_config: dict, name: str
+    ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        trim_events(run_dir, resumed_at)
+        if resumed_at is None:  # a run starting from step 0 logs everything again
+            for path in Path(run_dir).glob(EVENTS_GLOB):
+                path.unlink()
         self.every = config.every
-        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=30)
+        purge = None if resumed_at is None else resumed_at + 1
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=30, purge_step=purge)
 
     def log_step(self, step: int, losses: dict[str, float]) -> None:
         if step % self.every == 0:
@@ -138,7 +135,9 @@ class TensorBoardTracker:
 class WandbTracker:
     """Weights & Biases in offline mode, one wandb run per run folder (resumed under the same id)."""
 
-    def __init__(self, config: LoggerConfig, run_dir: Path, run_config: dict[str, Any], name: str) -> None:
+    config_class = WandbConfig
+
+    def __init__(self, config: WandbConfig, run_dir: Path, resumed_at: int | None, run_config: dict, name: str):
         import wandb
 
         self.every = config.every
@@ -162,17 +161,3 @@ class WandbTracker:
 
     def close(self) -> None:
         self.run.finish()
-
-
-def open_tracker(
-    config: LoggerConfig, run_dir: Path, resumed_at: int | None, run_config: dict[str, Any], name: str
-) -> Tracker:
-    """The tracker `config` asks for; `resumed_at` is the checkpoint's step (None: a fresh start)."""
-    if config.kind == "tensorboard":
-        return TensorBoardTracker(config, Path(run_dir), resumed_at)
-    if config.kind == "wandb":
-        try:
-            return WandbTracker(config, Path(run_dir), run_config, name)
-        except ImportError as error:
-            raise BenchError(f"logger=wandb: cannot import wandb ({error})") from None
-    return NoTracker()

@@ -1,4 +1,8 @@
-"""Training pieces every algorithm shares: chunked backward, teacher-forcing backward, clipped update.
+"""What every update shares: one optimiser step, and losses computed in chunks.
+
+Each algorithm file states its loss as a formula first (MLE's `mle_loss`, CoT's
+`generator_loss`, SeqGAN's `policy_gradient_loss`); the functions named `*_backward` compute the
+same value, and its gradient, in chunks of positions, and tests compare the two.
 
 On a CPU the output layer's (B*T, V) logits (V = 5000) dominate a training step: one large
 log-softmax and its backward stream tens of megabytes through memory several times. Computing
@@ -10,13 +14,16 @@ whole loss, up to float rounding (tests compare them). On a GPU one chunk holds 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from models.generator import Generator
+from models import Generator
+
+T = TypeVar("T")
 
 CPU_CHUNK = 256
 """Positions per chunk on a CPU: (256, 5000) float32 logits are 5 MB."""
@@ -61,18 +68,13 @@ def cross_entropy_sum(logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(logits, targets, ignore_index=IGNORED, reduction="sum")
 
 
-def teacher_forcing_loss(generator: Generator, batch: Tensor) -> Tensor:
-    """Mean per-token NLL of `batch` under `generator` (PAD never counts), in one piece."""
-    mask = generator.space.mask(batch)
-    return -(generator.token_log_probs(batch) * mask).sum() / mask.sum()
-
-
 def teacher_forcing_backward(
     generator: Generator, batch: Tensor, chunk: int | None, token_loss: TokenLoss = cross_entropy_sum
 ) -> float:
     """Backpropagate the mean over scored positions of `token_loss`, chunk by chunk; return its value.
 
-    With the default `token_loss` this is `teacher_forcing_loss`; a variant (label smoothing, a
+    With the default `token_loss` this is `algorithms.mle.mle_loss`, the same value computed in
+    chunks (tests compare them); a variant (label smoothing, a
     weighted loss) passes its own per-position loss and keeps the chunking and the PAD handling.
     """
     mask = generator.space.mask(batch)
@@ -91,14 +93,27 @@ def backward(loss: Tensor) -> float:
     return loss.item()
 
 
-def clipped_update(
-    optimizer: torch.optim.Optimizer, compute: Callable[[], float], params: Iterable[Tensor], clip: float
-) -> float:
-    """One optimiser step: `compute()` backpropagates a loss and returns its value; the global
-    gradient norm is clipped to `clip` first when clip > 0."""
-    optimizer.zero_grad(set_to_none=True)
-    loss = compute()
-    if clip > 0:
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    optimizer.step()
-    return loss
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, compute: Callable[[], T], clip: float = 0.0, train: nn.Module | None = None
+) -> T:
+    """One update: zero the gradients, `compute()` backpropagates a loss and returns what to log,
+    the global gradient norm of the optimiser's parameters is clipped to `clip` (0: no clipping),
+    then the optimiser steps. With `train`, that network runs the update in training mode (its
+    dropout on) and is back in eval mode afterwards, whatever happens."""
+    if train is not None:
+        train.train()
+    try:
+        optimizer.zero_grad(set_to_none=True)
+        logged = compute()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(parameters_of(optimizer), clip)
+        optimizer.step()
+    finally:
+        if train is not None:
+            train.eval()
+    return logged
+
+
+def parameters_of(optimizer: torch.optim.Optimizer) -> list[Tensor]:
+    """The parameters an optimiser updates, in its order."""
+    return [parameter for group in optimizer.param_groups for parameter in group["params"]]
