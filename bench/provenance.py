@@ -1,12 +1,18 @@
-"""Where a figure was made: the code's revision, the library versions, the machine.
+"""Where a figure was made: the code that computed it, the library versions, the machine.
 
-Timings and even some figures depend on the CPU, the thread count, the GPU and the library
-versions; a run or report that does not say where it was made cannot be compared with another.
-Runs record these in metrics.json; reports and benchmarks open with them.
+Timings and even some figures depend on the CPU, its instruction set, the thread count, the GPU
+and the library versions; a run or report that does not say where it was made cannot be compared
+with another. Runs record these in metrics.json; reports and benchmarks open with them.
+
+The code is identified twice: by its git revision (with `dirty` when the checkout has uncommitted
+or untracked changes), and by a fingerprint of the source that computes figures (`FIGURE_CODE`),
+tracked or not, committed or not, so that a run continued or re-run under other code is caught even
+without git (an installed wheel) and a report never averages runs made by different code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -28,16 +34,65 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def git_revision() -> str:
-    """The commit the code ran from, with '+dirty' when it had uncommitted changes; "unknown" outside a
-    checkout of this suite (an installed wheel: site-packages may lie inside some other repository)."""
+FIGURE_CODE = (
+    "models",
+    "algorithms",
+    "metrics",
+    "bench/datasets",
+    "bench/evaluation",
+    "bench/training",
+    "bench/config",
+)
+"""The source folders whose code computes figures (the model, the update rules, the metrics, the data,
+the evaluation, the loop and the config): their Python files make the code fingerprint."""
+
+
+def git_state() -> tuple[str, bool | None]:
+    """(commit, dirty) of the checkout the code runs from: dirty when tracked files changed or files
+    git does not ignore were added. ("unknown", None) outside a checkout of this suite (an installed
+    wheel: site-packages may even lie inside some other repository)."""
     try:
         if Path(_git("rev-parse", "--show-toplevel")).resolve() != SOURCE_ROOT:
-            return "unknown"
-        revision = _git("rev-parse", "HEAD")
-        return revision + ("+dirty" if _git("status", "--porcelain", "--untracked-files=no") else "")
+            return "unknown", None
+        return _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain"))
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return "unknown", None
+
+
+def git_revision() -> str:
+    """The commit the code ran from, with '+dirty' when the checkout had changes (untracked files too)."""
+    revision, dirty = git_state()
+    return revision + ("+dirty" if dirty else "")
+
+
+def code_files() -> dict[str, str]:
+    """sha256 of every Python file of `FIGURE_CODE`, by its path relative to the source root."""
+    files = {}
+    for folder in FIGURE_CODE:
+        for path in sorted((SOURCE_ROOT / folder).rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[path.relative_to(SOURCE_ROOT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def code_fingerprint(files: dict[str, str]) -> str:
+    """One sha256 over the (path, file hash) pairs: equal iff every figure-computing file is equal."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{files[name]}\n".encode())
+    return digest.hexdigest()
+
+
+def changed_files(saved: dict[str, str], current: dict[str, str]) -> list[str]:
+    """The files that differ between two `code_files()` records (changed, added or removed), sorted."""
+    return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
+
+
+def code_record() -> dict[str, object]:
+    """What metrics.json and a checkpoint say about the code: revision, dirty, fingerprint and files."""
+    revision, dirty = git_state()
+    files = code_files()
+    return {"revision": revision, "dirty": dirty, "fingerprint": code_fingerprint(files), "files": files}
 
 
 def library_versions() -> dict[str, str]:
@@ -60,6 +115,38 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "neon", "asimd")
+"""Instruction-set extensions that change which kernels torch runs (and so the last bits of a figure)."""
+
+
+def cpu_flags() -> list[str]:
+    """The `VECTOR_FLAGS` this CPU has, from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith(("flags", "Features")):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in VECTOR_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def machine_record() -> dict[str, object]:
+    """What metrics.json says about the machine: CPU model, instruction set, cores, torch threads, GPU."""
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        capability = "unknown"
+    return {
+        "cpu": cpu_model(),
+        "cpu_capability": capability,
+        "cpu_flags": cpu_flags(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": gpu_description(),
+    }
 
 
 def gpu_description() -> str:

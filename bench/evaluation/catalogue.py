@@ -8,6 +8,8 @@ Definitions: docs/outputs.md.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -106,3 +108,20 @@ def headline(row: dict, brief: bool = False) -> str:
     skip = ("step", "phase", *CLOCKS)
     names = [k for k in HEADLINE if k in row] if brief else [k for k in row if k not in skip]
     return ", ".join(f"{k} {row[k]:.4g}" if isinstance(row[k], float) else f"{k} {row[k]}" for k in names)
+
+
+SELECTION = "nll_valid"
+"""Model selection without the test set: the evaluation with the lowest validation NLL (a fresh
+oracle sample on synthetic data), the first of equal values. The run keeps that model
+(model_best_valid.pt) and the report reads that row; both call `best_evaluation`."""
+
+
+def best_evaluation(values: Sequence[object]) -> int | None:
+    """Index of the lowest finite value of `SELECTION` over a run's evaluations (the first of equals),
+    None when there is none."""
+    best = None
+    for index, value in enumerate(values):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            if best is None or value < values[best]:
+                best = index
+    return best

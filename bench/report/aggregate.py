@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.evaluation.catalogue import SELECTION, best_evaluation
 from bench.report.grouping import Group
 from bench.report.runs import RunResult
 
@@ -53,10 +54,11 @@ def run_figures(run: RunResult, selection: str) -> dict[str, float] | None:
 
 
 def best_valid_row(history: pd.DataFrame) -> pd.Series | None:
-    """The evaluation with the lowest `nll_valid` (the first of equals), or None when there is none."""
-    if "nll_valid" not in history or history["nll_valid"].isna().all():
+    """The evaluation the one selection rule picks (`best_evaluation`: lowest `nll_valid`, first of equals)."""
+    if SELECTION not in history:
         return None
-    return history.loc[history["nll_valid"].idxmin()]
+    best = best_evaluation(history[SELECTION].tolist())
+    return None if best is None else history.iloc[best]
 
 
 def before_adversarial(history: pd.DataFrame, phase: Any) -> float:

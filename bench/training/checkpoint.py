@@ -1,12 +1,12 @@
 """Checkpoints and saved models: what they hold, written atomically, read without executing anything.
 
 This module owns both payloads. A run checkpoint holds everything a run needs to continue exactly
-where it stopped: the comparable config, the weights' identity, the algorithm's state (networks,
-optimisers, counters, batch order), the RNG states, the loop's state and the history so far. A
-saved model holds one generator with its config and the step it was taken at. Both are written
-with `torch.save` to a temporary file and renamed over the old one, so a crash mid-write leaves the
-previous file intact, and read with `torch.load(weights_only=True)`: tensors and plain containers
-only, never arbitrary objects.
+where it stopped: the comparable config, the fingerprint of the code that made it, the weights'
+identity, the algorithm's state (networks, optimisers, counters, batch order), the RNG states, the
+loop's state and the history so far. A saved model holds one generator with its config and the step
+it was taken at. Both are written with `torch.save` to a temporary file and renamed over the old
+one, so a crash mid-write leaves the previous file intact, and read with
+`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary objects.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bench.files import atomic_write_bytes
 from models import Generator, GeneratorConfig, SequenceSpace
 
 FORMAT_VERSION = 2
-RUN_KEYS = ("config", "identity", "algorithm", "rng", "loop", "history", "final")
+RUN_KEYS = ("config", "code", "identity", "algorithm", "rng", "loop", "history", "final")
 """What every run checkpoint holds (besides `format`, `vocabulary` and `curves`)."""
 
 
@@ -100,6 +100,7 @@ def load(path: Path) -> dict[str, Any]:
 # ----- run checkpoints ----------------------------------------------------------------------------
 def run_payload(
     config: dict[str, Any],
+    code: dict[str, Any],
     generator: Generator,
     dataset: Dataset,
     algorithm_state: dict[str, Any],
@@ -112,6 +113,7 @@ def run_payload(
     """Everything a run continues from, as one plain dictionary."""
     return {
         "config": config,
+        "code": {"fingerprint": code["fingerprint"], "files": code["files"]},
         "identity": identity(generator.config, generator.space, dataset),
         "vocabulary": vocabulary_words(dataset),
         "algorithm": algorithm_state,

@@ -22,6 +22,7 @@ from algorithms.base import Algorithm
 from bench.config.build import check_saved_targets, targets_in
 from bench.config.keys import RESUMABLE, without_keys
 from bench.datasets.base import Dataset
+from bench.provenance import changed_files
 from bench.training import checkpoint
 from bench.training.checkpoint import CheckpointError
 from bench.training.loop import LoopState
@@ -80,8 +81,9 @@ def discard_previous(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def previous_run(config: dict[str, Any], resume: str, run_dir: Path) -> dict[str, Any] | None:
-    """The checkpoint to continue from, checked against the resolved `config`; None when the run starts afresh."""
+def previous_run(config: dict[str, Any], code: dict[str, Any], resume: str, run_dir: Path) -> dict[str, Any] | None:
+    """The checkpoint to continue from, checked against the resolved `config` and the code that runs now
+    (`bench.provenance.code_record`); None when the run starts afresh."""
     path = run_dir / CHECKPOINT
     if resume == "never":
         if path.exists() or (run_dir / METRICS).exists():
@@ -93,6 +95,7 @@ def previous_run(config: dict[str, Any], resume: str, run_dir: Path) -> dict[str
     saved = checkpoint.load_run_checkpoint(path)
     own_targets = [target for _, target in targets_in(config)]  # a user's own algorithm resumes too
     check_saved_targets(saved["config"], path, trusted=own_targets)
+    check_same_code(path, saved["code"], code)
     difference = first_difference(comparable(saved["config"]), comparable(config))
     if difference:
         raise CheckpointError(
@@ -102,12 +105,27 @@ def previous_run(config: dict[str, Any], resume: str, run_dir: Path) -> dict[str
     return saved
 
 
+def check_same_code(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to continue (or call complete) a run made by other code than what runs now: its figures
+    would mix two versions of the model, the update rules, the metrics or the data."""
+    if saved.get("fingerprint") == current["fingerprint"]:
+        return
+    changed = changed_files(dict(saved.get("files") or {}), current["files"])
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    raise CheckpointError(
+        f"{path}: made by other code (changed since: {shown or 'unknown files'}); "
+        "resume=never starts over with this code, or use another run directory"
+    )
+
+
 @dataclass
 class Checkpointer:
     """Writes the run's checkpoint (and restores from one) for one dataset, algorithm and RNG stream."""
 
     config: dict[str, Any]
     """The run's resolved config (plain data)."""
+    code: dict[str, Any]
+    """The code that runs (`bench.provenance.code_record`)."""
     run_dir: Path
     dataset: Dataset
     algorithm: Algorithm
@@ -121,6 +139,7 @@ class Checkpointer:
     def save(self, state: LoopState, final: dict[str, Any] | None = None) -> None:
         payload = checkpoint.run_payload(
             config=comparable(self.config),
+            code=self.code,
             generator=self.algorithm.generator,
             dataset=self.dataset,
             algorithm_state=self.algorithm.state_dict(),

@@ -10,7 +10,6 @@ files in `bench.training.records`, the payloads in `bench.training.checkpoint`.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -25,9 +24,10 @@ from bench.config.spec import RunSpec
 from bench.datasets.base import Dataset
 from bench.devices import resolve_device, use_threads
 from bench.errors import BenchError
-from bench.evaluation.catalogue import CLOCKS, headline
+from bench.evaluation.catalogue import CLOCKS, SELECTION, best_evaluation, headline
 from bench.evaluation.evaluator import Evaluation, Evaluator
 from bench.files import atomic_write_text, remove_stale_temporaries
+from bench.provenance import code_record, machine_record
 from bench.seeds import seed_everything
 from bench.training import checkpoint, resume
 from bench.training.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
@@ -53,18 +53,20 @@ def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
 def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str, Any]:
     """Build data, build model and algorithm, open the record, train, finish."""
     _write_hydra_files(run_dir, spec.hydra_files)
-    saved = resume.previous_run(spec.resolved, spec.root.resume, run_dir)
+    code = code_record()
+    saved = resume.previous_run(spec.resolved, code, spec.root.resume, run_dir)
     rng = seed_everything(spec.root.seed, device)
     dataset, algorithm = _built(lambda: build_run(spec, device, rng))
     figures = _built(lambda: build_figures(spec, dataset, device))
     evaluator = Evaluator(spec.root.eval, dataset, spec.root.seed, device, figures)
     steps = spec.steps or algorithm.default_steps
     record = RunRecord(run_dir)
-    checkpointer = resume.Checkpointer(spec.resolved, run_dir, dataset, algorithm, rng, record)
+    checkpointer = resume.Checkpointer(spec.resolved, code, run_dir, dataset, algorithm, rng, record)
     state = checkpointer.resume(saved, steps) if saved is not None else LoopState()
     if state is None:  # complete: never touched again
         return dict(saved["final"])
-    record.start(yaml.safe_dump(spec.resolved, sort_keys=False), _meta(spec, dataset, device, saved, state))
+    meta = _meta(spec, dataset, device, saved, state) | {"code": code, "machine": machine_record()}
+    record.start(yaml.safe_dump(spec.resolved, sort_keys=False), meta)
     what = (run_dir, spec.name, dataset.name, spec.root.seed, steps, device)
     log.info("run %s: %s on %s, seed %d, %d steps, device %s", *what)
     tracker = _tracker(spec, run_dir, state.step if saved is not None else None)
@@ -169,13 +171,9 @@ def _on_evaluation(
 
 
 def lowest_valid_yet(history: list[dict[str, Any]], row: dict[str, Any]) -> bool:
-    """True when `row`'s `nll_valid` is below every earlier one (the first of equal values wins, as
-    the report's selection of the best evaluation does)."""
-    value = row.get("nll_valid")
-    if not isinstance(value, float) or not math.isfinite(value):
-        return False
-    earlier = [r.get("nll_valid") for r in history]
-    return all(value < v for v in earlier if isinstance(v, float) and math.isfinite(v))
+    """True when `row` is the best evaluation so far by the one selection rule (`best_evaluation`)."""
+    values = [r.get(SELECTION) for r in [*history, row]]
+    return row.get(SELECTION) is not None and best_evaluation(values) == len(history)
 
 
 def _finish(
