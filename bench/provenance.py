@@ -15,27 +15,29 @@ from pathlib import Path
 
 import torch
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
-"""The folder that holds the suite's packages: a checkout, or site-packages for an installed wheel."""
+from bench.config.folders import checkout_root
 
 LIBRARIES = ("torch", "hydra-core", "numpy", "pandas", "nltk", "sacrebleu", "matplotlib")
 """The libraries whose numerics or output the figures depend on (BLEU: nltk; tables: pandas; plots)."""
 
 
-def _git(*args: str) -> str:
+def _git(checkout: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", *args], cwd=SOURCE_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ["git", *args], cwd=checkout, capture_output=True, text=True, timeout=10, check=True
     ).stdout.strip()
 
 
 def git_revision() -> str:
     """The commit the code ran from, with '+dirty' when it had uncommitted changes; "unknown" outside a
-    checkout of this suite (an installed wheel: site-packages may lie inside some other repository)."""
+    git checkout of this suite (an installed wheel; a copy of the tree inside some other repository)."""
+    checkout = checkout_root()
+    if checkout is None:
+        return "unknown"
     try:
-        if Path(_git("rev-parse", "--show-toplevel")).resolve() != SOURCE_ROOT:
+        if Path(_git(checkout, "rev-parse", "--show-toplevel")).resolve() != checkout:
             return "unknown"
-        revision = _git("rev-parse", "HEAD")
-        return revision + ("+dirty" if _git("status", "--porcelain", "--untracked-files=no") else "")
+        revision = _git(checkout, "rev-parse", "HEAD")
+        return revision + ("+dirty" if _git(checkout, "status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
