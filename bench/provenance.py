@@ -21,16 +21,15 @@ from pathlib import Path
 
 import torch
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
-"""The folder that holds the suite's packages: a checkout, or site-packages for an installed wheel."""
+from bench.config.folders import PACKAGE_PARENT, checkout_root
 
 LIBRARIES = ("torch", "hydra-core", "numpy", "pandas", "nltk", "sacrebleu", "matplotlib")
 """The libraries whose numerics or output the figures depend on (BLEU: nltk; tables: pandas; plots)."""
 
 
-def _git(*args: str) -> str:
+def _git(checkout: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", *args], cwd=SOURCE_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ["git", *args], cwd=checkout, capture_output=True, text=True, timeout=10, check=True
     ).stdout.strip()
 
 
@@ -49,12 +48,15 @@ the evaluation, the loop and the config): their Python files make the code finge
 
 def git_state() -> tuple[str, bool | None]:
     """(commit, dirty) of the checkout the code runs from: dirty when tracked files changed or files
-    git does not ignore were added. ("unknown", None) outside a checkout of this suite (an installed
-    wheel: site-packages may even lie inside some other repository)."""
+    git does not ignore were added. ("unknown", None) outside a git checkout of this suite (an
+    installed wheel; a copy of the tree inside some other repository)."""
+    checkout = checkout_root()
+    if checkout is None:
+        return "unknown", None
     try:
-        if Path(_git("rev-parse", "--show-toplevel")).resolve() != SOURCE_ROOT:
+        if Path(_git(checkout, "rev-parse", "--show-toplevel")).resolve() != checkout:
             return "unknown", None
-        return _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain"))
+        return _git(checkout, "rev-parse", "HEAD"), bool(_git(checkout, "status", "--porcelain"))
     except (OSError, subprocess.SubprocessError):
         return "unknown", None
 
@@ -69,9 +71,9 @@ def code_files() -> dict[str, str]:
     """sha256 of every Python file of `FIGURE_CODE`, by its path relative to the source root."""
     files = {}
     for folder in FIGURE_CODE:
-        for path in sorted((SOURCE_ROOT / folder).rglob("*.py")):
+        for path in sorted((PACKAGE_PARENT / folder).rglob("*.py")):
             if "__pycache__" not in path.parts:
-                files[path.relative_to(SOURCE_ROOT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+                files[path.relative_to(PACKAGE_PARENT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
 
 

@@ -25,7 +25,7 @@ def test_the_fingerprint_covers_every_figure_computing_file_tracked_or_not(tmp_p
     (source / "models" / "generator.py").write_text("A = 1\n")
     (source / "bench" / "report").mkdir(parents=True)
     (source / "bench" / "report" / "tables.py").write_text("B = 1\n")  # presents figures, computes none
-    monkeypatch.setattr(provenance, "SOURCE_ROOT", source)
+    monkeypatch.setattr(provenance, "PACKAGE_PARENT", source)
     files = provenance.code_files()
     assert files == {"models/generator.py": hashlib.sha256(b"A = 1\n").hexdigest()}
     before = provenance.code_fingerprint(files)

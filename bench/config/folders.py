@@ -10,6 +10,8 @@ ran or how long (`bench.config.keys`), so a larger budget (`train.steps`,
 Data files are read under the data root: `$COTBENCH_DATA`, else `data/` in a checkout of the suite,
 else the user's cache folder (an installed wheel has no checkout); the resolver `cotbench.data_root`
 gives it to the config (`paths.data_root`), and code asks `data_root()`: one answer for both.
+`checkout_root()` is the one answer to "is this a checkout, and where": every default that lives in
+a checkout (data/, results/) asks it, so that an installed wheel never writes into site-packages.
 
 A sweep is named by `sweep=NAME`, else by its experiment file, else after the dataset and the
 command-line overrides that do not already name run folders or set the budget
@@ -20,6 +22,7 @@ a folder and a report of one folder never pools them: never "None".
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +35,21 @@ SWEEP_NAME = "cotbench.sweep_name"
 DATA_ROOT = "cotbench.data_root"
 DATA_ENV = "COTBENCH_DATA"
 """Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
-SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent
+PROJECT_NAME = "cotbench"
+"""The distribution name a checkout's pyproject.toml gives the suite."""
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+"""The folder holding the `bench` package: a checkout of the suite, or site-packages for an installed wheel."""
+
+
+def checkout_root(package_parent: Path = PACKAGE_PARENT) -> Path | None:
+    """The checkout the suite runs from, or None for an installed wheel: `package_parent` when its
+    pyproject.toml names this project (a wheel installed with `pip --target` into another project's
+    folder finds that project's pyproject.toml, not ours)."""
+    try:
+        project = tomllib.loads((package_parent / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return package_parent if isinstance(project, dict) and project.get("name") == PROJECT_NAME else None
 
 
 def data_root() -> Path:
@@ -41,8 +58,9 @@ def data_root() -> Path:
     root = os.environ.get(DATA_ENV)
     if root:
         return Path(root).expanduser().absolute()
-    if (SOURCE_ROOT / "pyproject.toml").is_file():
-        return SOURCE_ROOT / "data"
+    checkout = checkout_root()
+    if checkout is not None:
+        return checkout / "data"
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache).expanduser().absolute() / "cotbench" / "data"
 

@@ -40,7 +40,7 @@ class TextConfig:
     name: str = "coco"
     """Dataset name; also the folder under the data root, and the `python -m bench.data fetch` name."""
     data_dir: str | None = None
-    """Folder holding train_file and test_file; null: $COTBENCH_DATA/<name>, else data/<name> in the repository."""
+    """Folder holding train_file and test_file; null: <data root>/<name> (bench/config/folders.py:data_root)."""
     train_file: str = "image_coco.txt"
     """Training sentences, one per line; the vocabulary comes from these alone."""
     test_file: str = "test_coco.txt"

@@ -6,7 +6,8 @@ checked against those ratios and the table says plainly which are missed. The ta
 projected hours per seed of `experiment=paper_synthetic`, `paper_coco` and `paper_emnlp` on this
 machine, evaluation included (the text ones from unit times measured on their own data, when the
 files are under the data root).
-It is printed and written to results/perf.md (results/perf_<device>.md off the CPU).
+It is printed and written to results/perf.md (results/perf_<device>.md off the CPU): in the checkout
+the suite runs from, else (an installed wheel) under the current folder.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from bench.config.folders import data_root
+from bench.config.folders import checkout_root, data_root
 from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.files import atomic_write_text
@@ -27,7 +28,7 @@ from bench.perf import figures
 from bench.perf.projection import projection_rows
 from bench.perf.text_units import TEXT_EXPERIMENTS, text_projection
 from bench.perf.timing import Row
-from bench.provenance import SOURCE_ROOT, git_revision, machine_lines
+from bench.provenance import git_revision, machine_lines
 
 
 def measure(device: torch.device, repeats: int, data_root: Path, sizes: figures.Sizes) -> list[Row]:
@@ -67,13 +68,31 @@ def render(rows: Sequence[Row], machine: list[str], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def default_table(device_type: str) -> Path:
+    """results/perf.md (perf_<device>.md off the CPU) in the checkout, else relative to the current folder:
+    an installed wheel's folder is site-packages, no place for a table."""
+    name = "perf.md" if device_type == "cpu" else f"perf_{device_type}.md"
+    return (checkout_root() or Path()) / "results" / name
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
     parser.add_argument("device", nargs="?", default="device=cpu", help="device=cpu (default), cuda or auto")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (median reported)")
     parser.add_argument("--quick", action="store_true", help="tiny shapes, to check the script (not a measurement)")
-    parser.add_argument("--data-root", type=Path, default=None, help="folder holding coco/ (default: the suite's)")
-    parser.add_argument("--out", type=Path, default=None, help="the table's file (default: results/perf[_<device>].md)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding coco/ (default: $COTBENCH_DATA, else data/ in the checkout, else the user's cache)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the table's file (default: results/perf[_<device>].md in the checkout the suite runs from, "
+        "else under the current folder)",
+    )
     return parser
 
 
@@ -103,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         machine.append("- **--quick: reduced shapes; these figures check the script and measure nothing**")
     text = render(rows, machine, command)
-    out = args.out or SOURCE_ROOT / "results" / ("perf.md" if device.type == "cpu" else f"perf_{device.type}.md")
+    out = args.out or default_table(device.type)
     atomic_write_text(out, text)
     print(text)
     return 0
