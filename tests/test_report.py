@@ -185,7 +185,7 @@ def test_published_rows_are_decided_by_sha256_never_by_name(tmp_path: Path) -> N
     assert benchmark(collect(tmp_path / "d")) == "coco"  # Texygen's files under another name
     assert benchmark(collect(tmp_path / "a") + collect(tmp_path / "b")) is None  # mixed: no published rows
     assert published_rows(None) == () and published_rows("canonical_oracle") == SYNTHETIC
-    assert benchmark_of({EMNLP_TEST_SHA256}) is None
+    assert benchmark_of({EMNLP_TEST_SHA256}) == "emnlp_news"  # the EMNLP News rows are keyed by its test split
 
 
 def test_old_runs_without_provenance_are_identified_by_hashing_their_oracle_file(tmp_path: Path) -> None:

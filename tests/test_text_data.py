@@ -235,7 +235,8 @@ def test_mle_on_coco_trains_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     assert (tmp_path / "samples.txt").read_text().count("\n") == 200
 
 
-@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5560, 50)])
+# EMNLP: 5,559 ids since soft hyphens are removed (the training substitute's 2 made a junk word of their own)
+@pytest.mark.parametrize(("name", "vocab_size", "seq_len"), [("coco", 4663, 38), ("emnlp_news", 5559, 50)])
 def test_published_corpora_build_from_their_config_files(name: str, vocab_size: int, seq_len: int) -> None:
     folder = shared_file(name, "PROVENANCE.md").parent
     dataset = build(compose_config(f"dataset={name}", f"dataset.data_dir={folder}").dataset, "dataset")

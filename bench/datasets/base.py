@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
+from bench.datasets.tokenizers import LineTokenizer
 from bench.datasets.vocabulary import Vocabulary
 from models import Generator, SequenceSpace
 
@@ -31,6 +32,8 @@ class Dataset:
     `valid` is a held-out sample for model selection (synthetic: a fresh oracle sample).
     `provenance` records where the data came from (files and sha256, seeds, sizes) for metrics.json;
     `warnings` what a reader of the figures should know about the data (a run prints and records them).
+    `line_tokenizer` turns a line of text into this dataset's tokens (its normalisation and tokeniser):
+    whoever reads text for a text dataset (the API, the score command) uses it.
     """
 
     name: str
@@ -46,6 +49,7 @@ class Dataset:
     valid: Tensor | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    line_tokenizer: LineTokenizer | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in REQUIRED_BY_KIND:

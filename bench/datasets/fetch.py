@@ -1,31 +1,38 @@
-"""Where data files live, and `python -m bench.data fetch coco|emnlp_news|seqgan_oracle` to download them.
+"""Where data files live, and `python -m bench.data fetch coco|emnlp_news|emnlp_news_full|seqgan_oracle`.
 
 Each file comes from a fixed commit of its public repository and must match the sha256 recorded
-below, or it is not kept. Downloads go to a temporary file next to the target and are renamed into
-place only once verified, so an interrupted or corrupted download never leaves a file that looks
-complete; the file then gets the ordinary mode of a new file (0666 less the umask). Files already
-present with the right checksum are not downloaded again. A bad root (a file, not writable) is a
-one-line error. Datasets look up the published checksums here (`published_file`) and refuse a file
-that carries a published name with another content.
+below (or, for EMNLP News' full training file, whose bytes are not mirrored here, git's blob id as
+the repository records it), or it is not kept. Downloads (bench/datasets/download.py) go to a
+temporary file next to the target and are renamed into place only once verified, bounded in size
+and time, so an interrupted or corrupted download never leaves a file that looks complete; the file
+then gets the ordinary mode of a new file (0666 less the umask). Files already present with the
+right checksum are not downloaded again. A bad root (a file, not writable) is a one-line error.
+Datasets look up the published checksums here (`published_file`) and refuse a file that carries a
+published name with another content.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from bench.config.folders import DATA_ENV, data_root
+from bench.datasets.download import (
+    DEFAULT_DEADLINE,
+    FetchError,
+    FetchInterrupted,
+    RemoteFile,
+    download,
+    mismatch,
+    remove_stale_parts,
+    sha256_of,
+)
 from bench.errors import BenchError
-from bench.files import umask
+
+__all__ = ["BUNDLES", "FetchError", "RemoteFile", "fetch", "main", "published_file", "sha256_of"]
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 """Raw file server of GitHub: <base>/<owner>/<repo>/<commit>/<path>."""
@@ -33,21 +40,6 @@ _TEXYGEN = "geek-ai/Texygen/3104e22ac75f3cc2070da2bf5e2da6d2bef149ad"
 _GANS_FALLING_SHORT = "pclucas14/GansFallingShort/e6be915b1aed7843d83f7d543bfb8de9f3d3461f"
 _SEQGAN = "LantaoYu/SeqGAN/e2b52fb6309851b14765290e8a972ccac09f1bec"
 _SEQGAN_FIRST = "LantaoYu/SeqGAN/4152436cb6fed67d3dec0512639d9f6967a7b2de"
-
-
-class FetchError(BenchError):
-    """A download failed or its checksum did not match (nothing is kept)."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One published file: its local name, where it lives under the base URL, and its checksum."""
-
-    name: str
-    source: str
-    """<owner>/<repo>/<commit>/<path>."""
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -99,6 +91,19 @@ BUNDLES = {
             ),
         ),
     ),
+    "emnlp_news_full": Bundle(
+        "emnlp_news",
+        (
+            RemoteFile(
+                "emnlp_news.txt",
+                f"{_TEXYGEN}/data/emnlp_news.txt",
+                sha256=None,
+                size=None,
+                git_blob="538653e5f946b6f76e2b729c5aaa7507152354a3",
+                max_size=200_000_000,  # ~270k sentences; its size is not recorded anywhere we could read
+            ),
+        ),
+    ),
     "seqgan_oracle": Bundle(
         "oracle",
         (
@@ -125,14 +130,6 @@ BUNDLES = {
 }
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def published_file(name: str) -> tuple[str, RemoteFile] | None:
     """(bundle name, file) of the published file called `name`, or None for a file of one's own."""
     for bundle_name, bundle in BUNDLES.items():
@@ -157,48 +154,27 @@ def _prepare_folder(folder: Path) -> None:
         raise FetchError(f"{folder}: not writable (choose another --root or ${DATA_ENV})")
 
 
-def download(url: str, remote: RemoteFile, target: Path, progress: bool = True, timeout: float = 60.0) -> None:
-    """Stream `url` into a temporary file beside `target`; rename it into place only if its sha256 matches."""
-    _prepare_folder(target.parent)
-    try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as error:
-        raise FetchError(f"{target.parent}: cannot write there ({error.strerror or error})") from None
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or remote.size)
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc=remote.name, disable=not progress, leave=False)
-            with bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-        if digest.hexdigest() != remote.sha256:
-            raise FetchError(
-                f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {remote.sha256}); file not kept"
-            )
-        os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes 0600; a data file is an ordinary file
-        os.replace(temporary, target)
-    except (urllib.error.URLError, OSError) as error:
-        raise FetchError(f"{url}: download failed ({error})") from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
-def fetch(name: str, root: Path, base_url: str = DEFAULT_BASE_URL, progress: bool = True) -> list[Path]:
+def fetch(
+    name: str,
+    root: Path,
+    base_url: str = DEFAULT_BASE_URL,
+    progress: bool = True,
+    deadline: float = DEFAULT_DEADLINE,
+) -> list[Path]:
     """Download bundle `name` into root/<folder>/, skipping files already there with the right checksum."""
     if name not in BUNDLES:
         raise FetchError(f"unknown data set {name!r}: choose one of {', '.join(BUNDLES)}")
     bundle, paths = BUNDLES[name], []
-    _prepare_folder(root / bundle.folder)
+    folder = root / bundle.folder
+    _prepare_folder(folder)
     for remote in bundle.files:
-        target = root / bundle.folder / remote.name
-        if target.is_file() and sha256_of(target) == remote.sha256:
+        target = folder / remote.name
+        remove_stale_parts(folder, remote.name, older_than=deadline)
+        if target.is_file() and mismatch(target, remote) is None:
             print(f"{target}: present, checksum ok", file=sys.stderr)
         else:
             url = f"{base_url.rstrip('/')}/{remote.source}"
-            download(url, remote, target, progress)
+            download(url, remote, target, progress, deadline=deadline)
             print(f"{target}: downloaded, checksum ok", file=sys.stderr)
         paths.append(target)
     return paths
@@ -212,9 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     fetch_parser.add_argument("--root", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or data/)")
     fetch_parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="raw file server (default: GitHub's)")
     fetch_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch_parser.add_argument(
+        "--deadline", type=float, default=DEFAULT_DEADLINE, help="seconds one file may take in all (default: 1800)"
+    )
     args = parser.parse_args(argv)
+    if not args.deadline > 0:
+        print(f"error: --deadline={args.deadline}: must be > 0 seconds", file=sys.stderr)
+        return 2
     try:
-        fetch(args.name, args.root or data_root(), args.base_url, progress=not args.no_progress)
+        fetch(args.name, args.root or data_root(), args.base_url, not args.no_progress, args.deadline)
+    except FetchInterrupted as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except (BenchError, OSError) as error:  # OSError: e.g. an unreadable file already in place
         print(f"error: {error}", file=sys.stderr)
         return 2

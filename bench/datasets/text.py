@@ -2,9 +2,11 @@
 
 The files are never part of the repository: `python -m bench.data fetch coco` downloads them, or
 point `dataset.data_dir` (or the COTBENCH_DATA environment variable) at a folder that has them.
-Every line is one sentence (blank lines are skipped). Both splits are normalised alike, then
-tokenised; the vocabulary comes from the training split (or, as an option named for it, from both
-splits), other words become UNK; a sequence is its words, EOS, then PAD up to the maximum length.
+Every line (ended by \n alone) is one sentence; blank lines are skipped. Both splits are normalised
+alike (soft hyphens removed and counted in `provenance`; EMNLP's quotes spaced), then tokenised by
+the dataset's one `LineTokenizer`, which the API and the score command also read text through; the
+vocabulary comes from the training split (or, as an option named for it, from both splits), other
+words become UNK; a sequence is its words, EOS, then PAD up to the maximum length.
 The model never generates PAD, BOS or UNK (`SequenceSpace.blocked_tokens`), so NLL_test is the mean
 over in-vocabulary targets (EOS included) and `test_unk_share` says what it leaves out. BLEU's
 references are the whole test file as tokens, sacreBLEU's the same lines as the file spells them.
@@ -20,9 +22,10 @@ from torch import Tensor
 
 from bench.config.folders import data_root
 from bench.datasets.base import Dataset
+from bench.datasets.fetch import published_file
 from bench.datasets.text_checks import choose_max_len, file_warnings, length_warning, unk_warning
 from bench.datasets.text_files import TextFile, TextFileError, read_text_file
-from bench.datasets.tokenizers import check_quote_spacing, check_tokenizer, normalize, tokenize
+from bench.datasets.tokenizers import SOFT_HYPHEN, LineTokenizer, remove_soft_hyphens
 from bench.datasets.vocabulary import OVERLONG_POLICIES, SPECIALS, Vocabulary
 from bench.errors import BenchError
 from metrics.bleu import sacrebleu_signature
@@ -43,6 +46,10 @@ class TextConfig:
     """Folder holding train_file and test_file; null: <data root>/<name> (bench/config/folders.py:data_root)."""
     train_file: str = "image_coco.txt"
     """Training sentences, one per line; the vocabulary comes from these alone."""
+    train_substitute: str | None = None
+    """A training file used instead when train_file is not in the data folder (paper_emnlp: the 10k
+    substitute for Texygen's full emnlp_news.txt); null: train_file must be there. A substitution is
+    named in the provenance (`train.substitute_for`) and in a warning, so every record says it."""
     test_file: str = "test_coco.txt"
     """Held-out sentences: NLL_test, and every line is a BLEU reference."""
     tokenizer: str = "treebank"
@@ -70,14 +77,14 @@ class TextConfig:
     """Warn when a sentence is longer than this many times its split's median length (a run-on line
     inflates BLEU; the published files stay under 3.4x)."""
     warn_dropped_share: float = 0.01
-    """Warn when max_len drops (or truncates) more than this share of a split's sentences."""
+    """Warn when max_len drops (or truncates) more than this share of the training split's sentences
+    (on the test split every dropped or truncated sentence is a warning: NLL_test leaves it out)."""
     warn_unk_share: float = 0.1
     """Warn when more than this share of a split's tokens read as <unk> (COCO's test split: 3.5 %)."""
 
     def __post_init__(self) -> None:
         check_finite(self, "dataset")
-        check_tokenizer(self.tokenizer)
-        check_quote_spacing(self.quote_spacing)
+        self.line_tokenizer()  # checks the tokenizer and quote_spacing
         if self.vocabulary_from not in VOCABULARY_SOURCES:
             raise ValueError(
                 f"dataset.vocabulary_from={self.vocabulary_from!r}: must be one of {', '.join(VOCABULARY_SOURCES)}"
@@ -105,12 +112,33 @@ class TextConfig:
             if not getattr(self, field):
                 raise ValueError(f"dataset.{field}: must not be empty")
 
+    def line_tokenizer(self) -> LineTokenizer:
+        """How a line of this dataset becomes tokens (normalisation, then the tokeniser)."""
+        return LineTokenizer(self.tokenizer, self.quote_spacing)
+
 
 def data_dir(config: TextConfig) -> Path:
     """The folder of this dataset's files: the config's, else under $COTBENCH_DATA, else under data/."""
     if config.data_dir is not None:
         return Path(config.data_dir).expanduser()
     return data_root() / config.name
+
+
+def training_file(config: TextConfig, folder: Path) -> str:
+    """train_file, or train_substitute when train_file is absent and the substitute is there."""
+    if config.train_substitute and not (folder / config.train_file).exists():
+        if (folder / config.train_substitute).is_file():
+            return config.train_substitute
+    return config.train_file
+
+
+def substitution_warning(config: TextConfig, folder: Path, sentences: int) -> str:
+    found = published_file(config.train_file)
+    how = f" (`python -m bench.data fetch {found[0]}` downloads it)" if found else ""
+    return (
+        f"dataset.train_file: {config.train_file} is not in {folder}{how}: training on its substitute"
+        f" {config.train_substitute} ({sentences:,} sentences) instead"
+    )
 
 
 def unk_share(tokens: Tensor, vocabulary: Vocabulary) -> float:
@@ -120,7 +148,8 @@ def unk_share(tokens: Tensor, vocabulary: Vocabulary) -> float:
 
 
 def _tokens(file: TextFile, config: TextConfig) -> list[list[str]]:
-    return [tokenize(normalize(line, config.quote_spacing), config.tokenizer) for line in file.sentences]
+    line_tokenizer = config.line_tokenizer()
+    return [line_tokenizer(line) for line in file.sentences]
 
 
 def _encode(vocabulary: Vocabulary, words: list[list[str]], max_len: int, config: TextConfig, field: str) -> Tensor:
@@ -133,8 +162,9 @@ def _encode(vocabulary: Vocabulary, words: list[list[str]], max_len: int, config
 def build_text(config: TextConfig) -> Dataset:
     """Read, normalise, tokenise and encode both splits; record what they were and what to beware of."""
     folder = data_dir(config)
+    train_name = training_file(config, folder)
     files = {
-        "train_file": read_text_file(folder / config.train_file, "train_file", config.name),
+        "train_file": read_text_file(folder / train_name, "train_file", config.name),
         "test_file": read_text_file(folder / config.test_file, "test_file", config.name),
     }
     words = {field: _tokens(file, config) for field, file in files.items()}
@@ -150,7 +180,8 @@ def build_text(config: TextConfig) -> Dataset:
         pad_token=vocabulary.pad_id,
         blocked_tokens=(vocabulary.pad_id, vocabulary.bos_id, vocabulary.unk_id),
     )
-    provenance, warnings = _describe(config, files, words, tensors, vocabulary, max_len)
+    substitute_for = config.train_file if train_name != config.train_file else None
+    provenance, warnings = _describe(config, files, words, tensors, vocabulary, max_len, substitute_for)
     return Dataset(
         name=config.name,
         space=space,
@@ -158,9 +189,10 @@ def build_text(config: TextConfig) -> Dataset:
         test=tensors["test_file"],
         vocabulary=vocabulary,
         references=words["test_file"],
-        reference_lines=files["test_file"].sentences,
+        reference_lines=[remove_soft_hyphens(line) for line in files["test_file"].sentences],
         provenance=provenance,
         warnings=warnings,
+        line_tokenizer=config.line_tokenizer(),
     )
 
 
@@ -171,6 +203,7 @@ def _describe(
     tensors: dict[str, Tensor],
     vocabulary: Vocabulary,
     max_len: int,
+    substitute_for: str | None,
 ) -> tuple[dict[str, object], list[str]]:
     """metrics.json's `data` (files, sizes, shares, the sacreBLEU signature) and the warnings."""
     provenance: dict[str, object] = {
@@ -194,8 +227,13 @@ def _describe(
             "dropped": len(words[field]) - kept,
             "truncated": overlong if config.overlong == "truncate" else 0,
             "unk_share": share,
+            "soft_hyphens_removed": sum(line.count(SOFT_HYPHEN) for line in file.sentences),
         }
+        if split == "train" and substitute_for is not None:  # said in every record
+            provenance[split]["substitute_for"] = substitute_for
         warnings += file_warnings(config, field, file, words[field])
         warnings += length_warning(config, field.removesuffix("_file"), overlong, len(words[field]), max_len)
         warnings += unk_warning(config, field, share)
+    if substitute_for is not None:
+        warnings.insert(0, substitution_warning(config, files["train_file"].path.parent, len(words["train_file"])))
     return provenance, warnings

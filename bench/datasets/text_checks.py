@@ -45,6 +45,12 @@ def file_warnings(config: Thresholds, field: str, file: TextFile, words: Sequenc
     warnings = []
     if file.had_bom:
         warnings.append(f"dataset.{field}: {file.path} starts with a UTF-8 byte-order mark (removed)")
+    if file.other_line_breaks:
+        warnings.append(
+            f"dataset.{field}: {file.path} has {file.other_line_breaks:,} character(s) that other readers take for"
+            f" line breaks (U+2028, U+0085, a lone CR, ...; the first on line {file.first_other_break_line}):"
+            " lines end at \\n only, so they stay inside their sentences and read as spaces"
+        )
     if len(words) < config.warn_min_sentences:
         warnings.append(
             f"dataset.{field}: {file.path} has {len(words):,} sentences, fewer than dataset.warn_min_sentences="
@@ -65,14 +71,18 @@ def file_warnings(config: Thresholds, field: str, file: TextFile, words: Sequenc
 
 
 def length_warning(config: Thresholds, field: str, overlong: int, total: int, max_len: int) -> list[str]:
-    """Sentences dropped or truncated by max_len, beyond warn_dropped_share of the split."""
-    if total == 0 or overlong / total <= config.warn_dropped_share:
+    """Sentences dropped or truncated by max_len: on the training split beyond warn_dropped_share of it;
+    on the test split every one, since NLL_test silently leaves out (or cuts) each of them."""
+    if total == 0 or overlong == 0:
         return []
     verb = "drops" if config.overlong == "drop" else "truncates"
-    return [
-        f"dataset.max_len={max_len} {verb} {overlong:,} of {total:,} {field} sentences ({overlong / total:.1%}, more"
-        f" than dataset.warn_dropped_share={config.warn_dropped_share:g})"
-    ]
+    counted = f"dataset.max_len={max_len} {verb} {overlong:,} of {total:,} {field} sentences"
+    if field == "test":
+        effect = "leaves them out" if config.overlong == "drop" else "scores them without their ends"
+        return [f"{counted} ({overlong / total:.2%}): NLL_test {effect}; BLEU keeps every test sentence as a reference"]
+    if overlong / total <= config.warn_dropped_share:
+        return []
+    return [f"{counted} ({overlong / total:.1%}, more than dataset.warn_dropped_share={config.warn_dropped_share:g})"]
 
 
 def unk_warning(config: Thresholds, field: str, share: float) -> list[str]:

@@ -45,6 +45,12 @@ FIGURES = (
     *(Figure(f"bleu{n}", f"BLEU-{n}", "", False, headline=n == 5) for n in (2, 3, 4, 5)),
     *(Figure(f"self_bleu{n}", f"self-BLEU-{n}", "", True, headline=n == 5) for n in (2, 3, 4, 5)),
     Figure("sacrebleu", "sacreBLEU", "0-100", False, headline=True),
+    *(Figure(f"distinct{n}", f"distinct-{n}", f"unique / all {n}-grams", False) for n in (1, 2, 3, 4)),
+    Figure("lm_score", "LM score", _NLL, True),
+    Figure("reverse_lm_score", "reverse-LM score", _NLL, True),
+    Figure("lm_judge_nll_test", "judge LM's NLL_test", _NLL, None),
+    Figure("no_eos_share", "samples without EOS", "share of samples", None),
+    Figure("n_samples", "samples scored", "", None),
     Figure("test_unk_share", "test <unk> share", "share of test tokens", None),
     Figure("m_balanced_nll", "mediator balanced NLL", _NLL, None),
     Figure("d_test_acc", "discriminator balanced test accuracy", "", None),
@@ -71,9 +77,16 @@ TABLE_FIGURES = {
         "self_bleu3",
         "self_bleu4",
         "self_bleu5",
+        "distinct1",
+        "distinct2",
+        "distinct3",
+        "distinct4",
         "nll_test",
+        "lm_score",
+        "reverse_lm_score",
         "sacrebleu",
         "entropy",
+        "no_eos_share",
     ),
 }
 """The figures a report's table shows for each dataset kind, in order."""
@@ -81,6 +94,16 @@ DIVERGENCES = ("jsd_prefix_mean", "jsd", "jsd_stepwise_bound", "jsd_mediator_bou
 """The JSD figures (and their bounds): at most ln 2, and saturated when within a few s.e. of it."""
 CURVE_AXES = {"synthetic": ("nll_test", "nll_oracle"), "text": ("self_bleu5", "bleu5")}
 """A temperature curve's (diversity, quality) axes on each kind (Caccia et al.)."""
+LM_CURVE_AXES = ("reverse_lm_score", "lm_score")
+"""Text's second temperature curve (Caccia et al. Fig. 5), where the runs recorded the LM figures:
+reverse-LM score (coverage) against LM score (quality), both lower is better."""
+SAMPLE_COUNT_FIGURES = frozenset(
+    {*(f"self_bleu{n}" for n in (2, 3, 4, 5)), *(f"distinct{n}" for n in (1, 2, 3, 4)), "reverse_lm_score"}
+)
+"""Figures that move with the number of samples they are computed on (`n_samples`): self-BLEU grows
+with it (Texygen's MLE file: self-BLEU-5 0.409 at 9,984 samples, 0.276 at 2,000), distinct-n falls,
+the reverse LM learns from more. Compare them only at equal `n_samples`; BLEU against the test set,
+sacreBLEU and the LM score are means over samples and do not."""
 
 CLOCKS = ("wall_s", "train_s", "train_cpu_s")
 """A history row's clocks: the budget, not figures of the model."""
