@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +28,7 @@ from bench.evaluation.evaluator import Evaluator
 from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
 from bench.evaluation.text import TextFigures, TextFiguresConfig
 from models import Generator, GeneratorConfig, SequenceSpace
+from tests.plotted import Plot, read_plot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get(DATA_ENV) or REPO_ROOT.parent / "shared" / "data").expanduser()
@@ -66,19 +68,45 @@ def make_generator(space: SequenceSpace = SMALL_SPACE, seed: int = 0, init_std: 
     return Generator(space, GeneratorConfig(emb_dim=8, hidden_dim=8, init_std=init_std))
 
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""The environment that keeps a subprocess's math libraries to one thread, as the tests' own process."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """One torch thread for the whole session: the networks here are tiny, and on a machine shared with
+    other work a second thread only adds synchronisation (and spinning) to every test."""
+    torch.set_num_threads(1)
+
+
+def largest_change(network: torch.nn.Module, update: Callable[[], object]) -> float:
+    """The largest change `update()` makes to any parameter of `network`.
+
+    Adam's first step moves every parameter whose gradient is not ~0 by exactly the learning rate
+    (its bias-corrected m / sqrt(v) is g / |g| = ±1), so this reads off the rate an update really used.
+    """
+    before = [parameter.detach().clone() for parameter in network.parameters()]
+    update()
+    return max(
+        (after.detach() - old).abs().max().item() for after, old in zip(network.parameters(), before, strict=True)
+    )
+
+
 def cli_env(**extra: str) -> dict[str, str]:
-    """The environment of a `python -m bench` subprocess: this checkout importable, no full tracebacks."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
+    """The environment of every subprocess a test starts: this checkout importable, one thread, no full
+    tracebacks. `extra` overrides any of it (PYTHONPATH too)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **ONE_THREAD, **extra}
     if "HYDRA_FULL_ERROR" not in extra:
         env.pop("HYDRA_FULL_ERROR", None)
     return env
 
 
-def run_cli(*overrides: str, run_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`python -m bench OVERRIDES` in a subprocess (for what the process boundary itself decides)."""
+def run_cli(*overrides: str, run_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m bench OVERRIDES` in a subprocess (for what the process boundary itself decides),
+    bounded by its overrides' steps, never by a clock."""
     where = [f"hydra.run.dir={run_dir}"] if run_dir is not None else []
     command = [sys.executable, "-m", "bench", *overrides, *where]
-    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True)
 
 
 class CliResult(NamedTuple):
@@ -115,3 +143,21 @@ def evaluator_for(dataset: Dataset, config: EvalConfig | None = None, seed: int 
     else:
         figures = TextFigures(TextFiguresConfig(), dataset, cpu)
     return Evaluator(config or EvalConfig(), dataset, seed, cpu, figures)
+
+
+@pytest.fixture
+def plots_saved(monkeypatch: pytest.MonkeyPatch) -> dict[str, Plot]:
+    """Every figure the report saves from now on, by file stem name: its data, read off the matplotlib
+    Figure just before the real `save_figure` writes the files."""
+    from bench.report import plots, temperature
+
+    saved: dict[str, Plot] = {}
+    write = plots.save_figure
+
+    def save_figure(figure, stem: Path) -> list[Path]:
+        saved[stem.name] = read_plot(figure, stem)
+        return write(figure, stem)
+
+    monkeypatch.setattr(plots, "save_figure", save_figure)
+    monkeypatch.setattr(temperature, "save_figure", save_figure)
+    return saved

@@ -36,9 +36,9 @@ def not_complete(run_dir: Path) -> bool:
         (["device=tpu"], "device='tpu': must be auto, cpu, cuda or cuda:N"),
         (["eval.temperature=0"], "eval.temperature=0.0: must be a finite number > 0"),
         (["nokey=3"], "Could not override 'nokey': Key 'nokey' not in 'Config'"),
-        # issue 16.6: a misspelt experiment is an error listing the available ones, not a default run
+        # a misspelt experiment is an error listing the available ones, not a default run
         (["experiment=smok"], "experiment=smok: unknown experiment (available: mid_synthetic, paper_coco, "),
-        # issue 16.7: a field of the chosen algorithm's dataclass is known without a `+`; a typo is not
+        # a field of the chosen algorithm's dataclass is known without a `+`; a typo is not
         (["algorithm=seqgan", "algorithm.d_lr=-1"], "algorithm.d_lr=-1.0: must be > 0"),
         (["algorithm=seqgan", "algorithm.d_epoch=3"], "Could not override 'algorithm.d_epoch'"),
     ],
@@ -80,7 +80,7 @@ def test_full_traceback_on_request(tmp_path: Path, cli_in_process, monkeypatch: 
         (["model.hidden_dim=0"], "model.emb_dim=32, model.hidden_dim=0: must be positive"),
         (["algorithm.grad_clip=-1"], "algorithm.grad_clip=-1.0: must be >= 0"),
         (["+algorithm.lrr=0.1"], "algorithm.lrr: Key 'lrr' not in 'MLEConfig'"),
-        # issue 16.5 (config part): NaN and infinity are refused in every float field, naming it
+        # NaN and infinity are refused in every float field, naming it
         (["algorithm=cot", "algorithm.g_lr=inf"], "algorithm.g_lr=inf: must be a finite number"),
         (["algorithm=cot", "algorithm.m_lr=inf"], "algorithm.m_lr=inf: must be a finite number"),
         (["algorithm=cot", "algorithm.betas=[0.9,nan]"], "algorithm.betas=[0.9, nan]: must be a finite number"),

@@ -106,11 +106,12 @@ def test_every_dataclass_field_is_settable_without_a_plus() -> None:
     assert cfg.algorithm.d_lr == 0.001 and cfg.steps_by_algorithm == {"mle": 5}
     for name in config_files(CONF_DIR, "algorithm"):
         config_class = config_class_of(resolve_target(compose_config([f"algorithm={name}"]).algorithm, "algorithm"))
+        overrides = []
         for item in dataclasses.fields(config_class):
             value = getattr(config_class(), item.name)
             shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list | tuple) else value
-            shown = "null" if value is None else shown
-            assert compose_config([f"algorithm={name}", f"algorithm.{item.name}={shown}"])  # no `+` needed
+            overrides.append(f"algorithm.{item.name}={'null' if value is None else shown}")
+        assert compose_config([f"algorithm={name}", *overrides])  # every field at once, none with a `+`
 
 
 def test_a_yaml_only_variant_records_its_own_name(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.datasets.fetch import BUNDLES, FetchError, fetch, main, sha256_of
-from tests.conftest import DATA_ROOT, REPO_ROOT, shared_file
+from tests.conftest import DATA_ROOT, REPO_ROOT, cli_env, shared_file
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -101,13 +101,12 @@ def test_command_line_fetch_and_its_one_line_error(mirror: tuple[Path, str], tmp
     root, base_url = mirror
     command = [sys.executable, "-m", "bench.data", "fetch", "coco", "--root", str(tmp_path / "d")]
     command += ["--no-progress", "--base-url"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    ok = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "d" / "coco" / "test_coco.txt").is_file()
     (root / BUNDLES["coco"].files[0].source).write_text("tampered\n")
     command[6] = str(tmp_path / "e")
-    bad = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run([*command, base_url], cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True)
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("error: ") and "checksum mismatch" in lines[0]

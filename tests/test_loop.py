@@ -54,7 +54,8 @@ def test_rows_count_the_sequences_each_algorithm_sampled_in_training(tmp_path: P
     per_iteration = {"mle": 0, "cot": 2 * b, "nested_cot": b + b + (b // 2 + b)}
     for name, per_step in per_iteration.items():
         run_dir = tmp_path / name
-        overrides = ("dataset=synthetic_tiny", "train.steps=6", "eval.every=3", "eval.n_samples=50", "progress=false")
+        overrides = ("dataset=synthetic_tiny", "dataset.vocab_size=4", "dataset.seq_len=4", "train.steps=6")
+        overrides += ("eval.every=3", "eval.n_samples=50", "progress=false")
         run(compose_spec(f"algorithm={name}", f"algorithm.batch_size={b}", *overrides), run_dir)
         history = pd.read_csv(run_dir / "history.csv")
         assert history["sequences_generated"].tolist() == [0, 3 * per_step, 6 * per_step], name

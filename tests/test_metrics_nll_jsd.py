@@ -25,8 +25,9 @@ def test_mean_token_nll_by_hand() -> None:
     mask = torch.tensor([[True, True, True], [True, False, False]])
     expected = -(math.log(0.5) + math.log(0.25) + math.log(0.125) + math.log(0.5)) / 4
     assert mean_token_nll(log_probs, mask) == pytest.approx(expected, abs=1e-7)
-    assert nll_oracle(log_probs) == pytest.approx(-log_probs.double().mean().item(), abs=1e-7)
-    assert nll_test(log_probs, mask) == mean_token_nll(log_probs, mask)
+    assert nll_test(log_probs, mask) == pytest.approx(expected, abs=1e-7)
+    every_token = -sum(math.log(p) for p in (0.5, 0.25, 0.125, 0.5, 1.0, 0.1)) / 6  # no mask: all six tokens
+    assert nll_oracle(log_probs) == pytest.approx(every_token, abs=1e-7)
     with pytest.raises(ValueError, match="no scored tokens"):
         mean_token_nll(log_probs, torch.zeros_like(mask))
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from algorithms.base import EpochBatches, EvaluationContext
 from algorithms.cot import CoT
@@ -22,16 +20,7 @@ from bench.errors import BenchError
 from bench.evaluation.catalogue import CLOCKS as TIMES
 from bench.training.loop import DivergenceError, check_parameters
 from bench.training.run import build_run, run
-from tests.conftest import CONF_DIR, compose_config, compose_spec
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """These networks are tiny: a second thread only adds synchronisation (and, on a busy machine, spinning)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.conftest import compose_config, compose_spec, largest_change
 
 
 def tiny(*overrides: str, algorithm: str = "nested_cot", seed: int = 0) -> tuple[Dataset, NestedCoT | CoT]:
@@ -150,16 +139,32 @@ def test_dropout_is_on_only_in_each_networks_own_update() -> None:
     assert not any(modes["m"][2:] + modes["m2"][2:]) and modes["m2"][2:]
 
 
-def test_defaults_shapes_and_networks() -> None:
-    _, nested = tiny()
-    g, m, m2 = nested.generator.config, nested.mediator.config, nested.inner.config
-    assert (m.emb_dim, m.hidden_dim) == (m2.emb_dim, m2.hidden_dim) == (2 * g.emb_dim, 2 * g.hidden_dim)
-    assert (m.output_dropout, m2.output_dropout) == (0.0, 0.5)
-    assert m2.recurrent_init == "orthogonal" and m2.init_std == m.init_std
-    lrs = [o.defaults["lr"] for o in (nested.g_optimizer, nested.m_optimizer, nested.m2_optimizer)]
-    assert lrs == [1e-3, 3e-3, 3e-3]
-    assert set(nested.networks()) == {"generator", "mediator", "inner_mediator"}  # all checked for finiteness
-    assert nested.batches.batch_size == nested.config.batch_size // 2
+def test_each_network_steps_at_its_own_learning_rate() -> None:
+    _, nested = tiny("algorithm.g_lr=0.002", "algorithm.m_lr=0.004", "algorithm.m2_lr=0.006")
+    assert largest_change(nested.generator, nested.generator_step) == pytest.approx(0.002, rel=1e-3)
+    assert largest_change(nested.mediator, nested.mediator_step) == pytest.approx(0.004, rel=1e-3)
+    assert largest_change(nested.inner, nested.inner_step) == pytest.approx(0.006, rel=1e-3)
+
+
+def test_the_inner_mediator_is_m2_width_times_as_wide_orthogonal_inside_and_drawn_like_m() -> None:
+    _, nested = tiny("algorithm.m2_width=3", "algorithm.m_init_std=0.05")
+    g, m2 = nested.generator, nested.inner
+    assert m2.embedding.weight.shape[1] == 3 * g.embedding.weight.shape[1]
+    assert m2.lstm.hidden_size == 3 * g.lstm.hidden_size
+    for block in m2.lstm.weight_hh_l0.detach().chunk(4):  # one orthogonal block per gate, as CoT's mediator
+        assert torch.allclose(block @ block.T, torch.eye(m2.lstm.hidden_size), atol=1e-5)
+    drawn = torch.cat([m2.embedding.weight.detach().flatten(), m2.out.weight.detach().flatten()])
+    assert drawn.std().item() == pytest.approx(0.05, rel=0.1)
+
+
+def test_by_default_dropout_is_in_the_inner_mediator_only() -> None:
+    """M learns from a KL on its own samples, as CoT's generator does (no dropout); M2 fits the real data."""
+    dataset, nested = tiny()
+    tokens = dataset.train[:64]
+    nested.mediator.train()
+    nested.inner.train()
+    assert torch.equal(nested.mediator(tokens), nested.mediator(tokens))
+    assert not torch.equal(nested.inner(tokens), nested.inner(tokens))
 
 
 def test_a_non_finite_inner_mediator_trips_the_divergence_guard() -> None:
@@ -224,12 +229,14 @@ def test_state_dict_restores_all_three_networks_optimisers_and_counters() -> Non
 
 
 RUN = ("algorithm=nested_cot", "dataset=synthetic_tiny", "eval.every=10", "eval.n_samples=300")
+SMALL = ("dataset.vocab_size=4", "dataset.seq_len=4")
+"""4^4 = 256 sequences: the evaluations (and the mediator bound) stay exact and take milliseconds."""
 
 
 def test_runs_through_the_loop_and_resumes_bit_identically(tmp_path: Path) -> None:
-    whole = compose_spec(*RUN, "train.steps=30", "progress=false")
+    whole = compose_spec(*RUN, *SMALL, "train.steps=30", "progress=false")
     final = run(whole, tmp_path / "whole")
-    run(compose_spec(*RUN, "train.steps=20", "progress=false"), tmp_path / "parts")
+    run(compose_spec(*RUN, *SMALL, "train.steps=20", "progress=false"), tmp_path / "parts")
     resumed = run(whole, tmp_path / "parts")  # continues from the step-20 checkpoint
     assert resumed == final
     history = pd.read_csv(tmp_path / "whole" / "history.csv")
@@ -266,11 +273,3 @@ def test_a_batch_larger_than_the_data_fails_with_one_line(tmp_path: Path) -> Non
     with pytest.raises(BenchError, match=r"^algorithm: batch_size=5000 exceeds the 2000 training sequences$"):
         run(cfg, tmp_path)
     assert not (tmp_path / "history.csv").exists()
-
-
-def test_config_file_carries_only_the_target_and_gives_the_dataclass_defaults() -> None:
-    raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "algorithm" / "nested_cot.yaml"))
-    assert set(raw) == {"defaults", "_target_"}
-    from_file = validated(compose_config("algorithm=nested_cot").algorithm, NestedCoTConfig, "algorithm")
-    from_file.betas = tuple(from_file.betas)  # OmegaConf hands sequences back as lists
-    assert from_file == NestedCoTConfig()

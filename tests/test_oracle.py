@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import pickle
 from pathlib import Path
 
@@ -9,10 +11,16 @@ import numpy as np
 import pytest
 import torch
 
+from bench.config.build import build
 from bench.datasets.oracle_file import OracleFileError, load_numpy_pickle
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic, oracle_model
+from bench.errors import BenchError
+from bench.training.run import run
 from metrics.nll import mean_token_nll
-from tests.conftest import shared_file
+from tests.conftest import compose_config, compose_spec, shared_file
+
+ORACLE = ("dataset=synthetic", "dataset.vocab_size=6", "dataset.seq_len=4", "dataset.n_train=64", "dataset.n_test=64")
+ORACLE_SHAPE = ("dataset.oracle_emb_dim=8", "dataset.oracle_hidden_dim=8")
 
 
 def read_id_file(path: Path) -> torch.Tensor:
@@ -95,3 +103,45 @@ def test_tiny_oracle_probabilities_sum_to_one() -> None:
 def test_synthetic_config_rejects_equal_train_and_test_seeds() -> None:
     with pytest.raises(ValueError, match="test_seed=5"):
         SyntheticConfig(train_seed=5, test_seed=5)
+
+
+def seqgan_arrays(vocab: int, hidden: int, fill: float | None = None) -> list[np.ndarray]:
+    """The 15 arrays of a SeqGAN oracle file (embedding, 4 gates x 3, output), random; `fill` in array 7."""
+    shapes = [(vocab, hidden)] + [(hidden, hidden), (hidden, hidden), (hidden,)] * 4 + [(hidden, vocab), (vocab,)]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    if fill is not None:
+        arrays[7][0, 0] = fill
+    return arrays
+
+
+def test_an_oracle_file_holding_nan_is_refused_before_a_run_starts(tmp_path: Path) -> None:
+    oracle = tmp_path / "oracle.pkl"
+    oracle.write_bytes(pickle.dumps(seqgan_arrays(6, 8, fill=math.nan)))
+    overrides = (*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}", "train.steps=4", "progress=false")
+    with pytest.raises(BenchError, match=r"array 7 holds non-finite values \(NaN or infinity\)"):
+        run(compose_spec(*overrides), tmp_path / "run")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_protocol_2_pickle_of_plain_arrays_is_admitted_and_one_calling_anything_else_never_runs(
+    tmp_path: Path,
+) -> None:
+    arrays = seqgan_arrays(6, 8)
+    oracle = tmp_path / "oracle_p2.pkl"
+    oracle.write_bytes(pickle.dumps(arrays, protocol=2))
+    assert b"_codecs" in oracle.read_bytes()  # protocol 2 rebuilds array bytes through _codecs.encode
+    dataset = build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}").dataset, "dataset")
+    assert torch.equal(dataset.oracle.embedding.weight, torch.from_numpy(arrays[0]))
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    hostile = tmp_path / "hostile_p2.pkl"
+    hostile.write_bytes(pickle.dumps([*arrays[:14], Payload()], protocol=2))
+    with pytest.raises(BenchError, match="refusing to load global"):
+        build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={hostile}").dataset, "dataset")
+    assert not marker.exists()

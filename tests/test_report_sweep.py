@@ -1,9 +1,9 @@
-"""The report end to end on a real synthetic_tiny sweep made in-process, and its plots on hand-made curves."""
+"""The report end to end: on a real sweep made in-process (its tables, claims, temperature curves and the
+data its plots show), where it writes, how it replaces a report, and a sweep run by parallel processes."""
 
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,22 +11,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.evaluation.catalogue import axis_label
 from bench.report import main
 from bench.report.grouping import group_runs
-from bench.report.plots import final_prefix_curves, plot_cot_jsd, plot_prefix_jsd
+from bench.report.plots import COT_CURVES
 from bench.report.runs import collect
 from bench.training.run import run
-from tests.conftest import REPO_ROOT, compose_spec
+from tests.conftest import REPO_ROOT, cli_env, compose_spec
+from tests.plotted import Plot
 from tests.run_folders import make_run
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = (
     "dataset=synthetic_tiny",
+    "dataset.vocab_size=4",
+    "dataset.seq_len=4",
     "train.steps=20",
     "eval.every=10",
     "eval.n_samples=200",
     "progress=false",
-    "threads=1",
 )
 FAST = ["--temperatures", "0.9,1", "--temperature-samples", "100", "--threads", "1"]
 
@@ -43,7 +45,7 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_report_of_a_real_sweep_writes_every_file_with_its_header(
-    tiny_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    tiny_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture, plots_saved: dict[str, Plot]
 ) -> None:
     out = tmp_path / "reports"
     assert main([str(tiny_sweep), "--out", str(out), *FAST]) == 0
@@ -71,31 +73,70 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
     assert mle["nll_oracle_std"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
     tex = (folder / "table.tex").read_text()
     assert r"\toprule" in tex and r"\caption{" in tex and r"\label{tab:reports-synthetic_tiny}" in tex
-    for name in ("learning_curves.png", "temperature_curves.png", "prefix_jsd.png", "cot_jsd.png"):
-        png = (folder / name).read_bytes()
-        assert png.startswith(PNG_MAGIC) and len(png) > 5000
     temperature = pd.read_csv(folder / "temperature.csv", comment="#")
     # one row per run, temperature and selection (the final model and the one at the best nll_valid)
     assert len(temperature) == 4 * 2 * 2 and set(temperature["temperature"]) == {0.9, 1.0}
     assert set(temperature["selection"]) == {"end", "best nll_valid"}
     assert not list(tmp_path.glob(".reports*"))  # no staging folder left behind
+    assert {"learning_curves", "learning_curves_wall_clock", "prefix_jsd", "cot_jsd", "temperature_curves"} <= set(
+        plots_saved
+    )
+    assert all((folder / f"{stem}.png").is_file() and (folder / f"{stem}.pdf").is_file() for stem in plots_saved)
+    assert_plots_show_the_runs(plots_saved, tiny_sweep, temperature)
 
 
-def test_default_output_is_outputs_reports_never_results(tiny_sweep: Path, tmp_path: Path, monkeypatch) -> None:
+def mean_by(frames: list[pd.DataFrame], key: str, column: str) -> pd.Series:
+    """`column`'s mean over runs at each value of `key`."""
+    return pd.concat([frame.set_index(key)[column] for frame in frames], axis=1).mean(axis=1)
+
+
+def assert_plots_show_the_runs(plots: dict[str, Plot], sweep: Path, temperature: pd.DataFrame) -> None:
+    """The learning curves, prefix-JSD curves, CoT JSD figure and temperature curves show the runs' means."""
+    histories = {a: [pd.read_csv(p) for p in sorted(sweep.glob(f"{a}/*/*/history.csv"))] for a in ("mle", "cot")}
+    learning = plots["learning_curves"]
+    assert learning.columns == 4 and len(learning.panels) == 8  # the eight synthetic figures, two rows of four
+    assert learning.panels[0].ylabel == axis_label("nll_oracle")
+    assert [sorted(labels) for labels in learning.legends] == [["cot (n = 2)", "mle (n = 2)"]]
+    for algorithm, frames in histories.items():
+        expected = mean_by(frames, "step", "nll_oracle")
+        x, y = learning.panel(axis_label("nll_oracle")).curves[f"{algorithm} (n = 2)"]
+        assert x == expected.index.tolist() and y == pytest.approx(expected.tolist())
+    [cot_panel] = plots["cot_jsd"].panels  # MLE has no mediator, so no panel
+    x, y = cot_panel.curves[COT_CURVES["jsd_mediator_bound"]]
+    assert y == pytest.approx(mean_by(histories["cot"], "step", "jsd_mediator_bound").tolist())
+
+    prefix = [pd.read_csv(p) for p in sorted(sweep.glob("mle/*/*/prefix_jsd.csv"))]
+    last = [frame[frame["step"] == frame["step"].max()] for frame in prefix]
+    x, y = plots["prefix_jsd"].panels[0].curves["mle (n = 2)"]
+    assert y == pytest.approx(mean_by(last, "t", "jsd").tolist())
+
+    end, best = plots["temperature_curves"].panels  # the final models, then those at the best nll_valid
+    assert "final models" in end.title and "best nll_valid" in best.title
+    for panel, selection in ((end, "end"), (best, "best nll_valid")):
+        for algorithm in ("mle", "cot"):
+            rows = temperature[(temperature["selection"] == selection) & (temperature["algorithm"] == algorithm)]
+            means = rows.groupby("temperature")[["nll_test", "nll_oracle"]].mean()
+            x, y = panel.curves[algorithm]
+            assert x == pytest.approx(means["nll_test"].tolist()) and y == pytest.approx(means["nll_oracle"].tolist())
+
+
+def test_default_output_is_outputs_reports_never_results(tmp_path: Path, monkeypatch) -> None:
+    make_run(tmp_path / "sweep", "mle", 0, {"nll_oracle": 2.0})
     monkeypatch.chdir(tmp_path)
-    assert main([str(tiny_sweep), *FAST, "--temperatures", "1", "--name", "mine"]) == 0
+    assert main([str(tmp_path / "sweep"), "--name", "mine"]) == 0
     assert (tmp_path / "outputs" / "reports" / "mine" / "README.md").is_file()
     assert not (tmp_path / "results").exists()
 
 
-def test_rerunning_replaces_a_report_whole(tiny_sweep: Path, tmp_path: Path) -> None:
+def test_rerunning_replaces_a_report_whole(tmp_path: Path) -> None:
+    make_run(tmp_path / "sweep", "mle", 0, {"nll_oracle": 2.0})
     out = tmp_path / "reports"
     out.mkdir(parents=True)
     (out / "README.md").write_text("<!-- Regenerate: old -->\n")
     (out / "stale.png").write_bytes(b"old")
-    assert main([str(tiny_sweep), "--out", str(out), *FAST, "--temperatures", "1"]) == 0
+    assert main([str(tmp_path / "sweep"), "--out", str(out)]) == 0
     assert not (out / "stale.png").exists() and (out / "table.csv").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "sweep"]
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(tiny_sweep: Path, tmp_path: Path, capsys) -> None:
@@ -106,44 +147,9 @@ def test_a_folder_that_is_not_a_report_is_never_replaced(tiny_sweep: Path, tmp_p
     assert (tmp_path / "precious" / "thesis.tex").read_text() == "x"
 
 
-def _history(steps, **curves) -> list[dict]:
-    return [{"step": s, "wall_s": 2.0 * s, **{k: v[i] for k, v in curves.items()}} for i, s in enumerate(steps)]
-
-
-def test_prefix_jsd_curves_are_the_last_evaluation_mean_over_seeds(tmp_path: Path) -> None:
-    for seed, shift in ((0, 0.0), (1, 0.02)):
-        run_dir = make_run(tmp_path, "mle", seed, {"nll_oracle": 2.0})
-        rows = [
-            {"step": step, "t": t, "jsd": 0.1 * t + shift + (0.5 if step == 0 else 0.0), "se": 0.01, "exact": t == 1}
-            for step in (0, 10)
-            for t in (1, 2, 3)
-        ]
-        pd.DataFrame(rows).to_csv(run_dir / "prefix_jsd.csv", index=False)
-    groups = group_runs(collect(tmp_path))
-    [runs] = groups.values()
-    curves = final_prefix_curves(runs)
-    assert curves.shape == (3, 2)
-    assert curves.mean(axis=1).tolist() == pytest.approx([0.11, 0.21, 0.31])  # step 10 only, mean of 2 seeds
-    [png, pdf] = plot_prefix_jsd(groups, tmp_path / "prefix_jsd")
-    assert png.read_bytes().startswith(PNG_MAGIC) and pdf.read_bytes().startswith(b"%PDF")
-
-
-def test_cot_jsd_figure_shows_the_three_curves_only_where_the_mediator_bound_exists(tmp_path: Path) -> None:
-    for seed in (0, 1):
-        history = _history(
-            (0, 10, 20), jsd=[0.6, 0.5, 0.4], jsd_stepwise_bound=[0.9, 0.8, 0.7], jsd_mediator_bound=[0.7, 0.55, 0.45]
-        )
-        make_run(tmp_path, "cot", seed, {k: v for k, v in history[-1].items() if k != "wall_s"}, history=history)
-        make_run(tmp_path, "mle", seed, {"jsd": 0.3}, history=_history((0, 10), jsd=[0.6, 0.3]))
-    groups = group_runs(collect(tmp_path))
-    [png, _] = plot_cot_jsd(groups, ("jsd",), tmp_path / "cot_jsd")
-    assert png.read_bytes().startswith(PNG_MAGIC) and png.stat().st_size > 5000
-    assert plot_cot_jsd(groups, ("nll_oracle",), tmp_path / "none") == []  # jsd saturated: no such figure
-
-
+@pytest.mark.slow
 def test_parallel_sweep_through_joblib_processes(tmp_path: Path) -> None:
     """Two jobs in two processes at once: separate run directories, both complete, the report counts both."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     command = [
         sys.executable,
         "-m",
@@ -159,7 +165,7 @@ def test_parallel_sweep_through_joblib_processes(tmp_path: Path) -> None:
         "progress=false",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
     ]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     runs = collect(tmp_path / "sweep")
     assert sorted(r.seed for r in runs) == [0, 1] and all(r.complete for r in runs)

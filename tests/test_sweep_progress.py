@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_run import run_cli
+from tests.conftest import run_cli
 
 SWEEP = ("-m", "dataset=synthetic_tiny", "dataset.vocab_size=4", "dataset.seq_len=4", "eval.every=2")
 LINE = re.compile(r"^\[(\d)/(\d)\] mle/synthetic_tiny/seed(\d)([,/]\S+)?: (.+) in \d+:\d\d$")
@@ -22,11 +22,11 @@ def finished_lines(stdout: str) -> list[re.Match]:
     return [match for line in stdout.splitlines() if (match := LINE.match(line.strip()))]
 
 
-def test_each_finished_run_prints_k_of_n_name_status_and_wall_time(tmp_path: Path) -> None:
+def test_each_finished_run_prints_k_of_n_name_status_and_wall_time(tmp_path: Path, cli_in_process) -> None:
     overrides = (*SWEEP, "seed=0,1", "train.steps=3", "eval.n_samples=50,1", "progress=false")
-    result = run_cli(*overrides, f"hydra.sweep.dir={tmp_path}", run_dir=tmp_path / "unused")
-    lines = finished_lines(result.stdout)
-    assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")], result.stdout
+    _, out, _ = cli_in_process(*overrides, f"hydra.sweep.dir={tmp_path}")
+    lines = finished_lines(out)
+    assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")], out
     statuses = {(m[3], samples_override(m[4])): m[5] for m in lines}
     assert statuses[("0", "eval.n_samples=50")] == "complete" and statuses[("1", "eval.n_samples=50")] == "complete"
     assert statuses[("0", "eval.n_samples=1")] == "failed (eval.n_samples=1: must be at least 2)"

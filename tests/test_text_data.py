@@ -19,7 +19,7 @@ from bench.datasets.tokenizers import detokenize, tokenize
 from bench.datasets.vocabulary import OverlongSentenceError, Vocabulary, VocabularyMismatchError
 from bench.training.run import run
 from models import Generator, GeneratorConfig
-from tests.conftest import SHARED_DATA, compose_config, compose_spec, evaluator_for, run_cli, shared_file
+from tests.conftest import SHARED_DATA, compose_config, compose_spec, evaluator_for, shared_file
 
 TRAIN = [
     "a man riding a bike at night.",
@@ -161,10 +161,11 @@ def test_bad_files_are_one_line_errors(tmp_path: Path, content: bytes | None, me
     assert len(str(error.value).splitlines()) == 1
 
 
-def test_missing_file_on_the_command_line_is_one_error_line(tmp_path: Path) -> None:
-    result = run_cli("dataset=coco", f"dataset.data_dir={tmp_path}", "progress=false", run_dir=tmp_path / "run")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (
+def test_missing_file_on_the_command_line_is_one_error_line(tmp_path: Path, cli_in_process) -> None:
+    arguments = ("dataset=coco", f"dataset.data_dir={tmp_path}", "progress=false", f"hydra.run.dir={tmp_path / 'run'}")
+    status, _, err = cli_in_process(*arguments)
+    assert status == 2 and "Traceback" not in err
+    assert err.strip() == (
         f"error: dataset.train_file: {tmp_path / 'image_coco.txt'}: no such file (download it with"
         f" `python -m bench.data fetch coco`, or set dataset.data_dir or {DATA_ENV})"
     )

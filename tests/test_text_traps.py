@@ -22,7 +22,7 @@ from bench.errors import BenchError
 from bench.evaluation.text import TextScorer
 from bench.training.loop import LoopState, StopRequested, train
 from metrics.bleu import References, bleu
-from models import BLOCKED_LOGIT, Generator, GeneratorConfig, SequenceSpace
+from models import Generator, GeneratorConfig, SequenceSpace
 from tests.conftest import evaluator_for, shared_file
 from tests.test_text_data import TEST, TRAIN, write_corpus
 
@@ -79,7 +79,7 @@ def test_training_losses_stay_finite_with_unk_targets_and_masked_logits(tmp_path
     assert torch.isfinite(torch.tensor(loss)) and all(torch.isfinite(g).all() for g in gradients)
     mediator = Generator(dataset.space, GeneratorConfig(emb_dim=8, hidden_dim=8))
     kl = generator_loss(generator(dataset.train), mediator(dataset.train), dataset.space.mask(dataset.train))
-    assert torch.isfinite(kl) and kl.item() > 0 and BLOCKED_LOGIT == -1e9
+    assert torch.isfinite(kl) and kl.item() > 0
 
 
 def test_provenance_records_files_sizes_shares_and_the_sacrebleu_signature(tmp_path: Path) -> None:

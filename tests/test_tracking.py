@@ -13,7 +13,6 @@ from algorithms.mle import MLE
 from bench.evaluation.catalogue import CLOCKS
 from bench.training.run import run
 from tests.conftest import compose_spec
-from tests.test_run import run_cli
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator  # noqa: E402
@@ -104,19 +103,19 @@ def test_resume_never_starts_a_new_event_stream(tmp_path: Path) -> None:
     assert [step for step, _ in read_scalars(tmp_path)["train/g_loss"]] == [1, 2, 3, 4]
 
 
-def test_bad_logger_values_are_one_line_errors(tmp_path: Path) -> None:
-    result = run_cli(*TINY, "logger.every=0", run_dir=tmp_path / "every")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "error: logger.every=0: must be a positive integer"
-    result = run_cli(*TINY, "logger=nope", run_dir=tmp_path / "nope")
-    assert result.returncode == 2 and result.stderr.strip().startswith("error: logger=nope: unknown logger")
+def test_bad_logger_values_are_one_line_errors(tmp_path: Path, cli_in_process) -> None:
+    status, _, err = cli_in_process(*TINY, "logger.every=0", f"hydra.run.dir={tmp_path / 'every'}")
+    assert status == 2
+    assert err.strip() == "error: logger.every=0: must be a positive integer"
+    status, _, err = cli_in_process(*TINY, "logger=nope", f"hydra.run.dir={tmp_path / 'nope'}")
+    assert status == 2 and err.strip().startswith("error: logger=nope: unknown logger")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed here")
-def test_wandb_without_the_package_is_a_one_line_error_before_any_work(tmp_path: Path) -> None:
-    result = run_cli(*TINY, "logger=wandb", run_dir=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip() == "error: logger=wandb: the wandb package is not installed (pip install wandb)"
+def test_wandb_without_the_package_is_a_one_line_error_before_any_work(tmp_path: Path, cli_in_process) -> None:
+    status, _, err = cli_in_process(*TINY, "logger=wandb", f"hydra.run.dir={tmp_path}")
+    assert status == 2
+    assert err.strip() == "error: logger=wandb: the wandb package is not installed (pip install wandb)"
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "config.yaml").exists()
 
 

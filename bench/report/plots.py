@@ -6,6 +6,7 @@ Saturated JSD figures never reach these plots (bench/report/figures.py leaves th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from bench.evaluation.catalogue import axis_label
+from bench.evaluation.catalogue import HEADLINE, axis_label
 from bench.report.grouping import Group
 from bench.report.runs import RunResult
 
@@ -22,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 
 COLOURS = {"mle": "#1f77b4", "seqgan": "#d62728", "cot": "#2ca02c", "nested_cot": "#ff7f0e"}
 _EXTRA = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+GRID_COLUMNS = 4
+"""Learning-curve panels to a row: a grid readable at a glance, however many figures a dataset has."""
 COT_CURVES = {
     "jsd": "true JSD(P, G)",
     "jsd_stepwise_bound": "stepwise bound (per-token mixture)",
@@ -54,28 +57,57 @@ def _curves(runs: Sequence[RunResult], x: str, y: str) -> pd.DataFrame:
     return pd.concat(columns, axis=1).sort_index().interpolate(limit_area="inside") if columns else pd.DataFrame()
 
 
+def headline_first(figures: Sequence[str]) -> list[str]:
+    """The headline figures (the catalogue's `HEADLINE`), then the rest, each part in the given order."""
+    return [name for name in figures if name in HEADLINE] + [name for name in figures if name not in HEADLINE]
+
+
+def curve_clock(groups: dict[Group, list[RunResult]]) -> tuple[str, str]:
+    """The wall-clock column every run records and its axis label: the training clock (compute-matched),
+    else wall-clock with evaluations for runs made before the training clock was recorded."""
+    members = [run for runs in groups.values() for run in runs]
+    if all("train_s" in run.history() for run in members):
+        return "train_s", "training wall-clock (s)"
+    return "wall_s", "wall-clock with evaluations (s)"
+
+
+def learning_curve_figure(
+    groups: dict[Group, list[RunResult]], figures: Sequence[str], x: str, xlabel: str
+) -> plt.Figure:
+    """One panel per figure (headline figures first) against the history column `x`, at most
+    `GRID_COLUMNS` panels to a row, one legend for the whole grid."""
+    names = headline_first(figures)
+    columns = min(GRID_COLUMNS, len(names))
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.2 * rows), squeeze=False, layout="constrained")
+    panels = axes.flatten()
+    for axis in panels[len(names) :]:
+        axis.remove()  # a last row that is not full
+    for axis, name in zip(panels, names, strict=False):
+        for group, runs in groups.items():
+            curves = _curves(runs, x, name)
+            if not curves.empty:
+                _band(axis, curves, group.algorithm, f"{group.label} (n = {curves.shape[1]})")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(axis_label(name))
+        axis.grid(alpha=0.3)
+    legend = {}
+    for axis in panels[: len(names)]:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    if legend:
+        figure.legend(legend.values(), legend.keys(), loc="outside upper center", ncols=min(len(legend), 4))
+    return figure
+
+
 def plot_learning_curves(groups: dict[Group, list[RunResult]], figures: Sequence[str], stem: Path) -> list[Path]:
-    """Each figure against step (top row) and against training wall-clock (bottom row, compute-matched;
-    wall-clock with evaluations for runs made before the training clock was recorded)."""
+    """Each figure against step (`stem`) and against wall-clock (`stem`_wall_clock, compute-matched)."""
     if not figures or not groups:
         return []
-    figure, axes = plt.subplots(2, len(figures), figsize=(4.6 * len(figures), 7.0), squeeze=False)
-    members = [run for runs in groups.values() for run in runs]
-    clock = "train_s" if all("train_s" in run.history() for run in members) else "wall_s"
-    for group, runs in groups.items():
-        for row, x in enumerate(("step", clock)):
-            for axis, name in zip(axes[row], figures, strict=True):
-                curves = _curves(runs, x, name)
-                if not curves.empty:
-                    _band(axis, curves, group.algorithm, f"{group.label} (n = {curves.shape[1]})")
-    clock_label = "training wall-clock (s)" if clock == "train_s" else "wall-clock with evaluations (s)"
-    for row, xlabel in enumerate(("step (each algorithm's own unit)", clock_label)):
-        for axis, name in zip(axes[row], figures, strict=True):
-            axis.set_xlabel(xlabel)
-            axis.set_ylabel(axis_label(name))
-            axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    return save_figure(figure, stem)
+    clock, clock_label = curve_clock(groups)
+    by_step = learning_curve_figure(groups, figures, "step", "step (each algorithm's own unit)")
+    by_clock = learning_curve_figure(groups, figures, clock, clock_label)
+    return save_figure(by_step, stem) + save_figure(by_clock, stem.with_name(f"{stem.name}_wall_clock"))
 
 
 def final_prefix_curves(runs: Sequence[RunResult]) -> pd.DataFrame:

@@ -1,0 +1,49 @@
+"""`python -m bench` as a separate process, for what only a process shows: exit statuses and signals.
+
+Nothing here waits on a clock: a test waits until what it needs has happened in the process, or
+until the process has ended (then it fails with the process's stderr), however busy the machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import REPO_ROOT, cli_env
+
+POLL_S = 0.02
+"""How often a waiting test looks again (a pause between looks, not a limit)."""
+
+
+def start_cli(*overrides: str, **popen: object) -> subprocess.Popen:
+    """`python -m bench OVERRIDES` started in the background, its output captured as text."""
+    command = [sys.executable, "-m", "bench", *overrides]
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen) -> None:
+    """Return once `condition()` holds; fail with the process's stderr if it ends first."""
+    while not condition():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"the process ended (status {process.returncode}) before the test could act: {err[-2000:]}")
+        time.sleep(POLL_S)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    """Wait for the process to end: exit status, stdout, stderr."""
+    out, err = process.communicate()
+    return process.returncode, out, err
+
+
+def one_error_line(stderr: str) -> str:
+    """The single line a failing command prints (no traceback)."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]

@@ -1,0 +1,123 @@
+"""Faults during a run (a full disk, an overflow, a diverging model) end as one line naming the cause,
+with the run marked `failed` and its last good state kept; the full traceback only on request."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from algorithms.mle import MLE
+from bench import files
+from bench.errors import BenchError
+from bench.training import checkpoint
+from bench.training.records import CHECKPOINT
+from bench.training.run import run
+from tests.conftest import compose_spec
+from tests.processes import one_error_line
+
+QUICK = (
+    "dataset=synthetic_tiny",
+    "dataset.vocab_size=4",
+    "dataset.seq_len=4",
+    "train.steps=4",
+    "eval.every=2",
+    "eval.n_samples=50",
+    "progress=false",
+)
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+class FullDisk(io.FileIO):
+    """A real file whose writes fail with ENOSPC once `limit` bytes are in: a disk that fills up."""
+
+    limit = 4096
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.limit:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(data)
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_the_run_is_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def open_for_write(handle: int):
+        if "checkpoint.pt" in os.readlink(f"/proc/self/fd/{handle}"):
+            return FullDisk(handle, "wb")
+        return os.fdopen(handle, "wb")
+
+    monkeypatch.setattr(files, "_open_for_write", open_for_write)
+    with pytest.raises(BenchError) as raised:
+        run(compose_spec(*QUICK), tmp_path)
+    assert str(raised.value) == f"cannot write {tmp_path / CHECKPOINT}: no space left on device"
+    assert metrics(tmp_path)["status"] == "failed"
+    assert "no space left on device" in metrics(tmp_path)["reason"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cause"),
+    [
+        (["algorithm.lr=1e300"], "overflow"),  # Adam's update overflows float
+        (["seed=99999999999999999999"], "overflow"),  # beyond the 64 bits torch seeds with
+    ],
+)
+def test_overflows_are_one_line_and_never_left_running(tmp_path: Path, overrides: list[str], cause: str) -> None:
+    with pytest.raises(BenchError) as raised:
+        run(compose_spec(*QUICK, *overrides), tmp_path)
+    assert cause in str(raised.value).lower() and "\n" not in str(raised.value)
+    if (tmp_path / "metrics.json").exists():
+        assert metrics(tmp_path)["status"] == "failed" and metrics(tmp_path)["reason"]
+
+
+def test_an_unexpected_error_on_the_command_line_is_one_line_exit_2_and_its_traceback_on_request(
+    tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, _, err = cli_in_process(*QUICK, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path}")
+    assert status == 2
+    assert one_error_line(err).startswith("error: RuntimeError: value cannot be converted")
+    assert metrics(tmp_path)["status"] == "failed"
+
+    from bench.__main__ import cli
+
+    monkeypatch.setattr(sys, "argv", ["cotbench", *QUICK, "algorithm.lr=1e300", f"hydra.run.dir={tmp_path / 'full'}"])
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(BenchError) as raised:  # raised, so Python prints the traceback
+        cli()
+    assert isinstance(raised.value.__cause__, RuntimeError) and "overflow" in str(raised.value.__cause__)
+
+
+class BlowsUpAtStep25(MLE):
+    """MLE whose weights turn NaN after step 25, as a diverging learning rate would leave them."""
+
+    steps_done = 0
+
+    def step(self) -> dict[str, float]:
+        losses = super().step()
+        self.steps_done += 1
+        if self.steps_done == 25:
+            with torch.no_grad():
+                self.generator.out.weight[0, 0] = float("nan")
+        return losses
+
+
+def test_divergence_stops_with_one_line_keeps_the_last_good_checkpoint_and_marks_failed(tmp_path: Path) -> None:
+    spec = compose_spec(*QUICK, "train.steps=60", "eval.every=20", f"algorithm._target_={__name__}.BlowsUpAtStep25")
+    with pytest.raises(BenchError, match=r"^step 26: g_loss is nan \(training diverged\)$"):
+        run(spec, tmp_path)
+    record = metrics(tmp_path)
+    assert record["status"] == "failed"
+    assert record["reason"] == "step 26: g_loss is nan (training diverged); last good checkpoint: step 20"
+    saved = checkpoint.load(tmp_path / CHECKPOINT)
+    assert saved["loop"]["step"] == 20
+    assert all(torch.isfinite(v).all() for v in saved["algorithm"]["generator"].values())
