@@ -41,7 +41,9 @@ class Payload:
 
 def test_a_checkpoint_with_the_wrong_keys_is_refused(tmp_path: Path) -> None:
     torch.save({"format": 2, "weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
-    with pytest.raises(BenchError, match=r"not a cotbench run checkpoint \(missing config, identity"):
+    with pytest.raises(
+        BenchError, match=r"checkpoint\.pt: not a cotbench run checkpoint \(missing config, .*\); resume=never"
+    ):
         run(compose_spec(*QUICK), tmp_path)
 
 

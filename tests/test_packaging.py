@@ -26,7 +26,7 @@ import pytest
 
 from bench.config.folders import checkout_root
 from bench.perf.cli import default_table
-from tests.conftest import REPO_ROOT
+from tests.conftest import ONE_THREAD, REPO_ROOT
 
 PACKAGES = ("bench", "algorithms", "metrics", "models")
 """The top-level packages the wheel ships (pyproject.toml's packages.find)."""
@@ -50,18 +50,13 @@ class Installed:
     cache: Path
 
     def env(self) -> dict[str, str]:
-        """No PYTHONPATH, no user site, no data root set: the installed package decides everything."""
+        """No PYTHONPATH, no user site, no data root set: the installed package decides everything (one thread)."""
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "COTBENCH_DATA")}
-        return {**env, "PYTHONNOUSERSITE": "1", "XDG_CACHE_HOME": str(self.cache), "OMP_NUM_THREADS": "1"}
+        return {**env, "PYTHONNOUSERSITE": "1", "XDG_CACHE_HOME": str(self.cache), **ONE_THREAD}
 
-    def run(self, *command: str | Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    def run(self, *command: str | Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(c) for c in command],
-            cwd=self.elsewhere,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            [str(c) for c in command], cwd=self.elsewhere, env=self.env(), capture_output=True, text=True
         )
 
 
@@ -103,15 +98,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     offline = ("--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet")
     pip = (sys.executable, "-m", "pip")
     build = [*pip, "wheel", source, "--no-deps", "--no-build-isolation", *offline, "-w", root / "dist"]
-    built = subprocess.run([str(c) for c in build], capture_output=True, text=True, timeout=300)
+    built = subprocess.run([str(c) for c in build], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     (wheel,) = (root / "dist").glob("cotbench-*.whl")
 
     env_dir = root / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     python = _python_in(env_dir)
     install = [*pip, "--python", python, "install", "--no-deps", *offline, wheel]
-    result = subprocess.run([str(c) for c in install], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(c) for c in install], capture_output=True, text=True)
     if "no such option: --python" in result.stderr:
         pytest.skip(f"pip {version('pip')} does not support --python")
     assert result.returncode == 0, result.stderr
