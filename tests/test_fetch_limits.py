@@ -21,6 +21,7 @@ from bench.datasets.download import FetchError, RemoteFile, download, git_blob_i
 from bench.datasets.fetch import BUNDLES, main
 from bench.datasets.text_files import TextFileError, read_text_file
 from tests.conftest import REPO_ROOT, cli_env
+from tests.processes import finish, wait_until
 
 BODY = b"a man riding a bike at night .\n" * 40
 
@@ -98,29 +99,24 @@ def test_a_content_length_that_is_not_a_number_is_ignored(host, tmp_path: Path) 
 def test_a_dribbling_server_meets_the_overall_deadline(host, tmp_path: Path) -> None:
     handler, url = host
     handler.piece, handler.pause = 8, 0.1  # 1,240 bytes at 80 bytes a second: 15 s
-    started = time.monotonic()
     with pytest.raises(FetchError, match=r"not complete after the 0.5 s deadline \(\d+ bytes\); not kept"):
         download(url, remote_for(BODY), tmp_path / "file.txt", progress=False, timeout=5, deadline=0.5)
-    assert time.monotonic() - started < 3 and leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 def test_sigterm_during_a_download_leaves_no_partial_file(host, tmp_path: Path) -> None:
     handler, url = host
-    handler.piece, handler.pause = 100, 0.2
+    handler.body, handler.piece, handler.pause = BODY * 50, 100, 0.2  # minutes to send: stopped long before
     base = url.removesuffix("/file.txt")
     command = [sys.executable, "-m", "bench.data", "fetch", "coco", "--root", str(tmp_path), "--no-progress"]
     process = subprocess.Popen(
         [*command, "--base-url", base], cwd=REPO_ROOT, env=cli_env(), stderr=subprocess.PIPE, text=True
     )
-    folder, waited = tmp_path / "coco", 0.0
-    while not (folder.is_dir() and list(folder.glob(".image_coco.txt.*.part"))) and waited < 60:
-        time.sleep(0.05)
-        waited += 0.05
-    assert waited < 60, "no download started"
-    time.sleep(0.3)  # a few pieces written
+    folder = tmp_path / "coco"
+    wait_until(lambda: folder.is_dir() and bool(list(folder.glob(".image_coco.txt.*.part"))), process)
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 128 + signal.SIGTERM
+    status, _, stderr = finish(process)
+    assert status == 128 + signal.SIGTERM
     assert stderr.strip().splitlines() == ["error: interrupted by SIGTERM; no partial file kept"]
     assert leftovers(folder) == []
 

@@ -151,6 +151,7 @@ def test_the_wheel_ships_every_package_and_the_hydra_config(installed: Installed
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     scripts = zipfile.ZipFile(installed.wheel).read(entry_points).decode()
     assert "cotbench = bench.__main__:cli" in scripts and "cotbench-report = bench.report:main" in scripts
+    assert "cotbench-score = bench.score:main" in scripts
 
 
 PROBE = """

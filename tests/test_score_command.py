@@ -143,10 +143,8 @@ def test_overlong_lines_are_counted_and_nothing_is_scored(tmp_path: Path, capsys
     assert "line 4, 51 tokens); nothing was scored" in error
 
 
-def test_the_module_and_the_console_script_are_the_same_command(tmp_path: Path) -> None:
+def test_python_m_bench_score_is_the_command_with_one_line_errors(tmp_path: Path) -> None:
     assert text_datasets() == ["coco", "emnlp_news"]
-    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
-    assert 'cotbench-score = "bench.score:main"' in pyproject
     command = [sys.executable, "-m", "bench.score", str(tmp_path / "nothing.txt"), "--dataset", "coco"]
-    done = subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.strip() == f"error: {tmp_path / 'nothing.txt'}: no such file"
