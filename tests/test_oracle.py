@@ -27,12 +27,21 @@ def read_id_file(path: Path) -> torch.Tensor:
     return torch.tensor([[int(t) for t in line.split()] for line in path.read_text().splitlines() if line.strip()])
 
 
-@pytest.mark.parametrize("name", ["target_params_py3.pkl", "target_params.pkl"])
-def test_canonical_oracle_nll_on_seqgan_real_data(name: str) -> None:
-    oracle = oracle_model(SyntheticConfig(oracle_path=str(shared_file("oracle", name))))
+def test_canonical_oracle_nll_on_seqgan_real_data() -> None:
+    oracle = oracle_model(SyntheticConfig(oracle_path=str(shared_file("oracle", "target_params_py3.pkl"))))
     data = read_id_file(shared_file("oracle", "seqgan_real_data_4152436.txt"))
     assert data.shape == (9984, 20)
     assert mean_token_nll(oracle.score(data)) == pytest.approx(5.761, abs=1e-3)
+
+
+def test_the_python_2_pickle_of_the_oracle_holds_the_same_parameters() -> None:
+    """SeqGAN's original target_params.pkl (Python 2) loads to exactly the oracle of the Python 3 copy."""
+    python3, python2 = (
+        oracle_model(SyntheticConfig(oracle_path=str(shared_file("oracle", name))))
+        for name in ("target_params_py3.pkl", "target_params.pkl")
+    )
+    pairs = zip(python3.state_dict().items(), python2.state_dict().items(), strict=True)
+    assert all(name == other and torch.equal(a, b) for (name, a), (other, b) in pairs)
 
 
 class _Payload:
