@@ -131,7 +131,9 @@ def test_ctrl_c_while_a_text_dataset_is_built_is_one_line_exit_130(tmp_path: Pat
     process.send_signal(signal.SIGINT)
     status, _, err = finish(process)
     assert status == 130
-    assert one_error_line(err) == "interrupted by SIGINT"  # no step: training had not begun
+    # Usually the signal lands while the data are read ("interrupted by SIGINT", no step); on a busy
+    # machine the build may already be over and training saves a checkpoint first: one line either way.
+    assert one_error_line(err).startswith("interrupted by SIGINT")
     assert not (run_dir / "metrics.json").exists() or metrics(run_dir)["status"] != "complete"
 
 
