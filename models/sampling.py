@@ -120,11 +120,14 @@ def sample_chunk(
     temperature: float,
     prefix: Tensor | None,
     lengths: Tensor | None,
+    eos_check_every: int | None = None,
 ) -> Samples:
     """One chunk of rows: `uniforms` (n, T) drives the draws; a prefix (n, t) is kept, per row up to `lengths`.
 
     `lengths` (n,) is a CPU tensor: which rows sample at which step is decided on the host, so the
-    device is never asked (no synchronisation per step).
+    device is never asked (no synchronisation per step). With EOS, whether every row has ended is
+    checked every `eos_check_every` steps (default: every step on a CPU, `EOS_CHECK_EVERY` elsewhere);
+    the samples are the same whatever the cadence.
     """
     device, n = uniforms.device, uniforms.shape[0]
     tokens = torch.empty(n, space.seq_len, dtype=torch.long, device=device)
@@ -136,7 +139,7 @@ def sample_chunk(
         keep_all, given = (int(lengths.min()), int(lengths.max())) if n else (0, 0)
     else:
         keep_all = given
-    check_every = 1 if device.type == "cpu" else EOS_CHECK_EVERY
+    check_every = eos_check_every or (1 if device.type == "cpu" else EOS_CHECK_EVERY)
     finished = torch.zeros(n, dtype=torch.bool, device=device)
     inputs = torch.full((n,), space.start_token, dtype=torch.long, device=device)
     state = initial

@@ -24,13 +24,13 @@ class PlainLM(nn.Module):
 
     def __init__(self, generator: Generator) -> None:
         super().__init__()
-        config = generator.config
-        self.start_token = config.space.start_token
-        self.seq_len = config.space.seq_len
-        self.embedding = nn.Embedding(config.space.vocab_size, config.emb_dim)
+        config, space = generator.config, generator.space
+        self.start_token = space.start_token
+        self.seq_len = space.seq_len
+        self.embedding = nn.Embedding(space.vocab_size, config.emb_dim)
         self.lstm = nn.LSTM(config.emb_dim, config.hidden_dim, batch_first=True)
         self.dropout = nn.Dropout(config.output_dropout)
-        self.out = nn.Linear(config.hidden_dim, config.space.vocab_size)
+        self.out = nn.Linear(config.hidden_dim, space.vocab_size)
         self.load_state_dict(generator.state_dict(), strict=False)
         self.to(next(generator.parameters()).device)
 

@@ -80,8 +80,9 @@ def text_projection(experiment: str, data_root: Path, device: torch.device, repe
     )
     step["d_round"] = reference.d_epochs * math.ceil(2 * negatives / BATCH) * batch.median + step["sample"]
     n_samples = min(int(cfg.eval.n_samples), sizes.n_eval)
-    evaluator = Evaluator(EvalConfig(n_samples=n_samples), dataset, 0, device)
-    generator = Generator(model).to(device)
+    figures = build(cfg.dataset.figures, "dataset.figures", dataset, device)
+    evaluator = Evaluator(EvalConfig(n_samples=n_samples), dataset, 0, device, figures)
+    generator = Generator(dataset.space, model).to(device)
     with torch.no_grad():
         evaluation = timed(lambda: evaluator(generator, 0), device, 1, warmup=0).median
     units = (
