@@ -76,18 +76,22 @@ def cross_entropy_sum(logits: Tensor, targets: Tensor) -> Tensor:
     """The default `TokenLoss`: summed negative log-likelihood of the targets (IGNORED ones skipped).
 
     In deterministic mode on CUDA, where `nll_loss` has no deterministic kernel, the same sum is
-    taken from log_softmax and gather (whose backward has one)."""
+    `gathered_cross_entropy_sum`'s."""
     if logits.is_cuda and torch.are_deterministic_algorithms_enabled():
-        scored = targets != IGNORED
-        picked = logits.log_softmax(dim=1).gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)
-        return -picked.masked_fill(~scored, 0.0).sum()
+        return gathered_cross_entropy_sum(logits, targets)
     return F.cross_entropy(logits, targets, ignore_index=IGNORED, reduction="sum")
+
+
+def gathered_cross_entropy_sum(logits: Tensor, targets: Tensor) -> Tensor:
+    """`cross_entropy_sum` from log_softmax and gather, whose CUDA backward has a deterministic form."""
+    picked = logits.log_softmax(dim=1).gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)
+    return -picked.masked_fill(targets == IGNORED, 0.0).sum()
 
 
 def cross_entropy_mean(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean negative log-likelihood of every target (none ignored): `F.cross_entropy`, deterministic on CUDA."""
     if logits.is_cuda and torch.are_deterministic_algorithms_enabled():
-        return cross_entropy_sum(logits, targets) / targets.shape[0]
+        return gathered_cross_entropy_sum(logits, targets) / targets.shape[0]
     return F.cross_entropy(logits, targets)
 
 

@@ -65,8 +65,12 @@ def use_threads(threads: int) -> None:
 
 
 def local_jobs(jobs_per_gpu: int) -> int:
-    """Parallel jobs of `hydra/launcher=local`: `jobs_per_gpu` per visible GPU, else 2 (a CPU machine)."""
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    """Parallel jobs of `hydra/launcher=local` on this machine (`jobs_for` its visible GPUs)."""
+    return jobs_for(jobs_per_gpu, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+
+
+def jobs_for(jobs_per_gpu: int, gpus: int) -> int:
+    """`jobs_per_gpu` jobs on each of `gpus` GPUs; 2 on a machine without one (each with one torch thread)."""
     return max(1, jobs_per_gpu) * gpus if gpus else 2
 
 

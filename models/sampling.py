@@ -126,8 +126,8 @@ def sample_chunk(
 
     `lengths` (n,) is a CPU tensor: which rows sample at which step is decided on the host, so the
     device is never asked (no synchronisation per step). With EOS, whether every row has ended is
-    checked every `eos_check_every` steps (default: every step on a CPU, `EOS_CHECK_EVERY` elsewhere);
-    the samples are the same whatever the cadence.
+    checked every `eos_check_every` steps (default: every step on a CPU, `EOS_CHECK_EVERY` elsewhere,
+    never while a CUDA graph is being captured); the samples are the same whatever the cadence.
     """
     device, n = uniforms.device, uniforms.shape[0]
     tokens = torch.empty(n, space.seq_len, dtype=torch.long, device=device)
@@ -140,6 +140,8 @@ def sample_chunk(
     else:
         keep_all = given
     check_every = eos_check_every or (1 if device.type == "cpu" else EOS_CHECK_EVERY)
+    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+        check_every = space.seq_len + 1  # a graph cannot read a value back: never check (the same samples)
     finished = torch.zeros(n, dtype=torch.bool, device=device)
     inputs = torch.full((n,), space.start_token, dtype=torch.long, device=device)
     state = initial

@@ -193,18 +193,20 @@ def train(
             started, started_cpu = time.perf_counter(), time.process_time()
             with bar.step(phase):
                 losses = algorithm.step()
+                state.add_losses(state.step + 1, losses)
+                # Also at the end of each phase, so that no row mixes two phases' losses; a row is
+                # labelled with the phase of the steps it summarises.
+                phase_ends = algorithm.phase != phase
+                done = state.step + 1 == steps or algorithm.finished or phase_ends
+                evaluates = (state.step + 1) % eval_every == 0 or done
+                if evaluates or (state.step + 1) % READ_EVERY == 0:
+                    state.read_losses()  # inside the clock: waiting for the device is the steps' time
             state.train_s += time.perf_counter() - started
             state.train_cpu_s += time.process_time() - started_cpu
             state.sequences += sequences_sampled(algorithm) - before
             state.step += 1
-            state.add_losses(state.step, losses)
             on_step(state.step, ReadOnAccess(losses))
-            if state.step % READ_EVERY == 0:
-                state.read_losses()
-            # Also at the end of each phase, so that no row mixes two phases' losses; a row is
-            # labelled with the phase of the steps it summarises.
-            phase_ends = algorithm.phase != phase
-            if state.step % eval_every == 0 or state.step == steps or algorithm.finished or phase_ends:
+            if evaluates:
                 evaluate(phase)
     finally:
         bar.close()
