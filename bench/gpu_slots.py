@@ -57,7 +57,7 @@ def claim_slot(gpus: list[str], jobs_per_gpu: int, folder: Path) -> Slot:
     folder.mkdir(parents=True, exist_ok=True)
     for slot in range(max(1, jobs_per_gpu)):
         for index, name in enumerate(gpus):
-            lock = open(folder / f"{name}.slot{slot}", "wb")  # noqa: SIM115 (held open for the process's life)
+            lock = open(folder / f"{name}.slot{slot}", "wb")  # held open for the process's life
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -107,7 +107,7 @@ class Generator(nn.Module):
     def __init__(self, space: SequenceSpace, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         config = config or GeneratorConfig()
-        self.sequences_sampled = 0  # sequences drawn by sample() so far: the loop's generated-data budget
+        self.sequences_sampled = 0  # sequences drawn so far (draw_uniforms): the loop's generated-data budget
         self.config = config
         self.space = space
         vocab, emb, hidden = space.vocab_size, config.emb_dim, config.hidden_dim

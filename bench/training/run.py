@@ -88,8 +88,8 @@ def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str,
 
 
 def build_run(spec: RunSpec, device: torch.device, rng: torch.Generator) -> tuple[Dataset, Algorithm]:
-    """The dataset, then the shared generator (initialised from the seeded global RNG), then the
-    algorithm that trains it."""
+    """The dataset, then the shared generator (initialised on the CPU from the seeded global RNG, then
+    moved: the same initial weights on every device), then the algorithm that trains it."""
     dataset = call_target(import_target(spec.dataset.target), spec.dataset.config, "dataset")
     generator = Generator(dataset.space, spec.root.model).to(device)
     context = TrainingContext(generator, dataset.train.to(device), rng, device, capture=spec.root.cuda_graphs)
