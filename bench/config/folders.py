@@ -33,6 +33,7 @@ from bench.config.keys import left_out_of_folder_names
 RUN_FOLDER = "cotbench.run_folder"
 SWEEP_NAME = "cotbench.sweep_name"
 DATA_ROOT = "cotbench.data_root"
+LOCAL_JOBS = "cotbench.local_jobs"
 DATA_ENV = "COTBENCH_DATA"
 """Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
 PROJECT_NAME = "cotbench"
@@ -88,9 +89,17 @@ def sweep_name(sweep: str | None, experiment: str | None, dataset: str | None, o
     return ",".join([str(dataset or "adhoc"), *named_overrides(overrides)])
 
 
+def local_jobs(jobs_per_gpu: int) -> int:
+    """`hydra/launcher=local`'s number of jobs (bench/devices.py:local_jobs; torch is imported only here)."""
+    from bench.devices import local_jobs as jobs
+
+    return jobs(int(jobs_per_gpu))
+
+
 def register_resolvers() -> None:
     """Make the `${cotbench.*:...}` resolvers known to OmegaConf (idempotent)."""
     resolvers = ((RUN_FOLDER, run_folder), (SWEEP_NAME, sweep_name), (DATA_ROOT, lambda: str(data_root())))
+    resolvers += ((LOCAL_JOBS, local_jobs),)
     for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
