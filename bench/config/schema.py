@@ -115,6 +115,9 @@ class Config:
     sweep: str | None = None
     """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
     derived from the dataset and the overrides (bench/config/folders.py)."""
+    tuning: Any = None
+    """An experiment's equal tuning budget (grid per algorithm, tuning and final seeds): read by
+    `python -m bench.tune experiment=NAME` (bench/tuning.py); a run itself ignores it."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
