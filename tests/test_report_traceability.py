@@ -4,6 +4,7 @@ lists the runs' revisions, fingerprints, CPUs and thread counts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,25 @@ def test_runs_made_before_code_was_recorded_are_counted_as_such(tmp_path: Path) 
     head = readme(tmp_path / "out").split("## Verdicts")[0]
     assert "- runs' code: no code record (made before runs recorded it): 1 run(s)" in head
     assert "- runs' machine: not recorded: 1 run(s)" in head
+
+
+def test_a_tuning_selection_made_by_other_code_than_its_stage_two_runs_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    sweep = tmp_path / "s"
+    changed = code("b" * 40, files={**FILES, "algorithms/mle.py": "3" * 64})
+    for seed, lr, valid, made_by in ((100, 0.01, 2.0, code()), (100, 0.1, 1.0, code()), (0, 0.1, 1.1, changed)):
+        history = [{"step": 0, "nll_valid": valid + 1}, {"step": 10, "nll_valid": valid}]
+        config = {"algorithm.lr": lr}
+        make_run(sweep, "mle", seed, {"nll_valid": valid}, config=config, history=history, metrics={"code": made_by})
+    record = {
+        "seeds": [100],
+        "final_seeds": [0],
+        "grid": {"mle": {"lr": [0.01, 0.1]}},
+        "algorithms": {"mle": {"selected": 1}},
+        "stage2": {"mle": [{"path": "mle/synthetic_tiny/seed0/algorithm.lr=0.1"}]},
+    }
+    (sweep / "tuning.json").write_text(json.dumps(record))
+    err = report_error(capsys, str(sweep), "--out", str(tmp_path / "out"))
+    assert err.startswith("error: synthetic_tiny/mle (tuning stages 1 and 2): runs were made by different code (")
+    assert "differ in algorithms/mle.py)" in err

@@ -20,6 +20,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.report.escape import code
+from bench.report.grouping import Group
 from bench.report.reading import read_json
 from bench.report.runs import RunResult
 from bench.report.tables import markdown as markdown_table
@@ -75,6 +76,17 @@ def split(tuned: Tuned, runs: Sequence[RunResult], sweep_dir: Path) -> tuple[lis
         elif where not in stage1:
             outside.append(run)
     return compared, outside
+
+
+def protocol_groups(tuned: Tuned, runs: Sequence[RunResult], sweep_dir: Path) -> dict[Group, list[RunResult]]:
+    """Per algorithm, its complete stage-1 and stage-2 runs together: a selection made by other code than the
+    runs it selected for would not carry over, so they must share their code like one row's runs."""
+    stage1 = {entry["path"] for found in tuned.record.values() for c in found["configurations"] for entry in c["runs"]}
+    groups: dict[Group, list[RunResult]] = {}
+    for run in runs:
+        if run.complete and relative(run, Path(sweep_dir)) in stage1 | tuned.stage2:
+            groups.setdefault(Group(run.dataset, f"{run.algorithm} (tuning stages 1 and 2)"), []).append(run)
+    return groups
 
 
 def _configuration(configuration: dict[str, Any]) -> str:

@@ -50,10 +50,6 @@ def signed(value: float) -> str:
     return f"{value:+.3f}".replace("-", "−")
 
 
-def _selection_label(selection: str, pretrained: Sequence[str]) -> str:
-    return f"{selection} ({', '.join(pretrained)}: MLE pretraining)" if pretrained else selection
-
-
 # ----- comparisons along the temperature curves -------------------------------------------------
 
 
@@ -120,10 +116,11 @@ def comparison_verdict(section: str, comparison: CurveComparison, temperature: p
     pretrained = [
         x for x in (comparison.a, comparison.b) if _pretrained_in_curves(temperature, x, comparison.selection)
     ]
-    selection = _selection_label(comparison.selection, pretrained)
+    if pretrained:
+        evidence = f"{', '.join(name(x) for x in pretrained)} at {comparison.selection}: MLE pretraining; {evidence}"
     claim = f"temperature curves: {comparison.axes.name}"
     numbers |= {"kind": "comparison"}
-    return Verdict(section, claim, comparison.a, comparison.b, selection, outcome, evidence, numbers)
+    return Verdict(section, claim, comparison.a, comparison.b, comparison.selection, outcome, evidence, numbers)
 
 
 # ----- published claims -------------------------------------------------------------------------

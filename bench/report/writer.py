@@ -77,13 +77,15 @@ def write_report(sweep_dir: Path, out_dir: Path, report_args: Sequence[str], opt
     complete = [run for run in compared if run.complete]
     for run in complete:
         check_targets(run, options.allowed_targets)  # before anything is built or imported
-    traceability.check_clean(complete, options.allow_dirty)
+    traceability.check_clean([run for run in runs if run.complete], options.allow_dirty)  # stage-1 runs too
     if not complete:
         first = next(iter(compared or outside), None)
         listed = f"; the first: {first.path}: {first.status}" if first is not None else ""
         raise BenchError(f"{sweep_dir}: no complete run to report ({len(runs)} found{listed})")
     groups = group_runs(compared, options.group_by)
     traceability.check_same_code(groups)
+    if tuning:
+        traceability.check_same_code(tuned.protocol_groups(tuning, runs, sweep_dir))
     command = regenerate_command(sweep_dir, report_args, tuning.command if tuning else None)
     left_out = _left_out(compared, outside, groups, tuning.plan.final_seeds if tuning else swept_seeds(sweep_dir))
     if options.threads:
