@@ -29,17 +29,19 @@ def make_run(
     config: dict | None = None,
     data: dict | None = None,
     history: list[dict] | None = None,
+    metrics: dict | None = None,
 ) -> Path:
-    """A run directory written by hand, laid out as `bench.training.run` writes one (without a model)."""
+    """A run directory written by hand, laid out as `bench.training.run` writes one (without a model);
+    `metrics` adds or replaces fields of its metrics.json (`code`, `machine`, ...)."""
     run_dir = root / algorithm / dataset / f"seed{seed}"
     for extra in config or {}:
         run_dir = run_dir / f"{extra}={(config or {})[extra]}"
     run_dir.mkdir(parents=True)
-    metrics = {"status": status, "final": final, "algorithm": algorithm, "dataset": dataset, "seed": seed}
-    metrics |= {"wall_s": 12.5 + seed, **({"data": data} if data is not None else {})}
+    record = {"status": status, "final": final, "algorithm": algorithm, "dataset": dataset, "seed": seed}
+    record |= {"wall_s": 12.5 + seed, **({"data": data} if data is not None else {})}
     if status != "complete":
-        metrics["reason"] = "step 7: g_loss is nan (training diverged)"
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        record["reason"] = "step 7: g_loss is nan (training diverged)"
+    (run_dir / "metrics.json").write_text(json.dumps(record | (metrics or {})))
     rows = history or [{"step": 0, **{k: v + 1 for k, v in final.items()}}, {"step": 10, **final}]
     pd.DataFrame(rows).to_csv(run_dir / "history.csv", index=False)
     saved = {

@@ -30,7 +30,8 @@ TINY = (
     "eval.n_samples=200",
     "progress=false",
 )
-FAST = ["--temperatures", "0.9,1", "--temperature-samples", "100", "--threads", "1"]
+FAST = ["--temperatures", "0.9,1", "--temperature-samples", "100", "--threads", "1", "--allow-dirty"]
+"""`--allow-dirty`: these runs are made by the checkout under test, which may have uncommitted changes."""
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +53,19 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
     folder = out
     readme = (folder / "README.md").read_text()
     assert capsys.readouterr().out.strip() == readme.strip()
-    head = readme.split("## What this shows")[0]
+    head = readme.split("## Verdicts")[0]
     assert head.startswith(f"<!-- Regenerate: python -m bench.report {tiny_sweep} --out {out}")
-    for needle in ("- commit: ", "- date: ", "- CPU: ", "torch threads: 1", "- GPU: ", "torch 2.", "pandas "):
+    for needle in ("- report made by commit: ", "- date: ", "- CPU: ", "torch threads: 1", "- GPU: ", "torch 2."):
         assert needle in head
-    shows = readme.split("## What this shows")[1].split("## synthetic_tiny")[0]
-    assert "CoT reaches a lower NLL_oracle than MLE" in shows and "at end" in shows
-    assert "SeqGAN" not in shows  # no SeqGAN run: its claim is not discussed
+    assert "- runs' code: revision `" in head and "fingerprint `" in head and ": 4 run(s)" in head
+    assert "- runs' machine: `" in head and "1 torch thread(s)" in head
+    verdicts = pd.read_csv(folder / "verdicts.csv")
+    cot_claim = verdicts[verdicts["claim"].str.startswith("CoT reaches a lower NLL_oracle than MLE")]
+    assert set(cot_claim["selection"]) == {"end", "best nll_valid"}  # one verdict per claim, pair and selection
+    assert cot_claim["verdict"].str.startswith("not tested: these data are not its benchmark").all()
+    assert not verdicts["claim"].str.contains("SeqGAN reaches").any()  # no SeqGAN run: its claim is not discussed
     assert "No published rows" in readme  # an embedded oracle is not the published benchmark
-    table = pd.read_csv(folder / "table.csv", comment="#")
+    table = pd.read_csv(folder / "table.csv")
     assert set(table["source"]) == {"this suite"} and set(table["selection"]) == {"end", "best nll_valid"}
     end = table[table["selection"] == "end"]
     assert sorted(end["algorithm"]) == ["cot", "mle"]
@@ -73,7 +78,7 @@ def test_report_of_a_real_sweep_writes_every_file_with_its_header(
     assert mle["nll_oracle_std"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
     tex = (folder / "table.tex").read_text()
     assert r"\toprule" in tex and r"\caption{" in tex and r"\label{tab:reports-synthetic_tiny}" in tex
-    temperature = pd.read_csv(folder / "temperature.csv", comment="#")
+    temperature = pd.read_csv(folder / "temperature.csv")
     # one row per run, temperature and selection (the final model and the one at the best nll_valid)
     assert len(temperature) == 4 * 2 * 2 and set(temperature["temperature"]) == {0.9, 1.0}
     assert set(temperature["selection"]) == {"end", "best nll_valid"}

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from bench.errors import BenchError
-from bench.report import claims, tables
+from bench.report import tables
 from bench.report.aggregate import aggregate, per_run
-from bench.report.grouping import group_runs
+from bench.report.grouping import group_runs, sections
 from bench.report.published import published_rows
 from bench.report.runs import collect
-from bench.report.writer import discriminator_notes
+from bench.report.sections import discriminator_notes
+from bench.report.verdicts import SectionData, section_verdicts
 from tests.run_folders import make_run
 
 
@@ -92,7 +93,8 @@ def test_a_seqgan_model_selected_before_adversarial_training_is_named_and_tests_
     for seed in (0, 1):
         make_run(tmp_path / "a", "seqgan", seed, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("pretrain_g"))
         make_run(tmp_path / "a", "mle", seed, {"nll_oracle": 9.0 + 0.01 * seed, "nll_valid": 7.0, "step": 9})
-    summary = aggregate(group_runs(collect(tmp_path / "a")), ["nll_oracle"])
+    groups = group_runs(collect(tmp_path / "a"))
+    summary = aggregate(groups, ["nll_oracle"])
     best = summary[(summary["algorithm"] == "seqgan") & (summary["selection"] == "best nll_valid")].iloc[0]
     assert best["before_adversarial_mean"] == 1.0 and best["nll_oracle_mean"] == 8.0
     end = summary[(summary["algorithm"] == "seqgan") & (summary["selection"] == "end")].iloc[0]
@@ -100,11 +102,15 @@ def test_a_seqgan_model_selected_before_adversarial_training_is_named_and_tests_
     assert math.isnan(summary[summary["algorithm"] == "mle"]["before_adversarial_mean"].iloc[0])
     labels = list(tables.display_table(summary, [], ["nll_oracle"])["at"])
     assert "best nll_valid (MLE pretraining: before any adversarial step)" in labels and "end" in labels
-    lines = claims.what_this_shows(summary, pd.DataFrame(), "synthetic", None)
-    seqgan = [line for line in lines if "SeqGAN reaches" in line]
-    assert [line.split("**")[1][:10] for line in seqgan] == ["supports", "not tested"]
-    assert "seqgan's model at best nll_valid is its MLE pretraining" in seqgan[1]
-    # one seed of two selected after adversarial training began: the verdict stands, with the count
+    judged = SectionData("synthetic_tiny", per_run(groups, ["nll_oracle"]), summary, pd.DataFrame(), None, None)
+    judged = SectionData(judged.section, judged.per_run, judged.summary, judged.temperature, "canonical_oracle", None)
+    verdicts, _ = section_verdicts(judged, "synthetic")
+    seqgan = {v.selection: v.verdict for v in verdicts if v.claim.startswith("SeqGAN reaches")}
+    assert seqgan["best nll_valid"].startswith(
+        "not tested: `seqgan`'s models at best nll_valid are its MLE pretraining"
+    )
+    assert seqgan["end"].startswith("not tested at this budget")  # 9 steps of the reference 18,970
+    # one seed of two selected after adversarial training began: the row says how many
     make_run(tmp_path / "b", "seqgan", 0, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("pretrain_d"))
     make_run(tmp_path / "b", "seqgan", 1, {"nll_oracle": 7.9, "step": 9}, history=_seqgan_history("adversarial"))
     mixed = aggregate(group_runs(collect(tmp_path / "b")), ["nll_oracle"])
@@ -128,10 +134,26 @@ def test_runs_whose_configs_differ_are_refused_naming_the_keys_unless_grouped(tm
         group_runs(runs, ["nope"])
 
 
-def test_runs_of_one_dataset_name_on_different_data_are_refused(tmp_path: Path) -> None:
-    make_run(tmp_path, "mle", 0, {"nll_oracle": 2.0}, config={"dataset.oracle_seed": 1})
-    make_run(tmp_path, "cot", 0, {"nll_oracle": 2.0}, config={"dataset.oracle_seed": 2})
-    with pytest.raises(BenchError, match=r"synthetic_tiny: runs used different data \(dataset.oracle_seed\)"):
+def test_runs_of_one_dataset_name_on_different_data_are_reported_in_separate_sections(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        make_run(tmp_path, "mle", seed, {"nll_oracle": 2.0}, config={"dataset.oracle_seed": 1})
+        make_run(tmp_path / "second", "mle", seed, {"nll_oracle": 3.0}, config={"dataset.oracle_seed": 2})
+    groups = group_runs(collect(tmp_path))
+    found = sections(groups)
+    assert list(found) == ["synthetic_tiny (dataset.oracle_seed=1)", "synthetic_tiny (dataset.oracle_seed=2)"]
+    assert [len(runs) for members in found.values() for runs in members.values()] == [2, 2]
+    assert [group.slug for group in groups] == [
+        "synthetic_tiny_dataset_oracle_seed_1",
+        "synthetic_tiny_dataset_oracle_seed_2",
+    ]
+    [grouped] = sections(group_runs(collect(tmp_path), ["dataset.oracle_seed"])).values()  # one table, two rows
+    assert sorted(group.label for group in grouped) == ["mle (dataset.oracle_seed=1)", "mle (dataset.oracle_seed=2)"]
+
+
+def test_a_seed_twice_in_one_row_is_refused_naming_both_folders(tmp_path: Path) -> None:
+    first = make_run(tmp_path, "mle", 0, {"nll_oracle": 2.0})
+    copy = make_run(tmp_path / "copy", "mle", 0, {"nll_oracle": 2.0})
+    with pytest.raises(BenchError, match=f"seed 0 twice \\({first}|{copy}"):
         group_runs(collect(tmp_path))
 
 

@@ -6,9 +6,21 @@ keys that change the figures; they read them from here. Dotted keys name one fie
 
 from __future__ import annotations
 
-HOW_IT_RAN = ("progress", "device", "threads", "resume", "logger", "sweep", "paths", "cuda_graphs", "jobs_per_gpu")
+HOW_IT_RAN = (
+    "progress",
+    "device",
+    "threads",
+    "resume",
+    "logger",
+    "sweep",
+    "paths",
+    "cuda_graphs",
+    "jobs_per_gpu",
+    "tuning",
+)
 """Execution settings: where and how a run ran, never what it computes (a different data location is
-caught by the dataset's own paths, and its content by the data's sha256 in metrics.json)."""
+caught by the dataset's own paths, and its content by the data's sha256 in metrics.json); `tuning`,
+the experiment's tuning section, says how its sweep is tuned (bench/tuning.py), not what a run computes."""
 
 BUDGET = ("train", "steps_by_algorithm", "algorithm.default_steps")
 """How long a run trains: a larger budget continues a run instead of starting another."""

@@ -127,6 +127,9 @@ class Config:
     jobs_per_gpu: int = 1
     """On a machine with several GPUs: runs per GPU. `hydra/launcher=local` starts this many jobs per GPU,
     and each job process keeps a slot on one GPU (bench/gpu_slots.py)."""
+    tuning: Any = None
+    """An experiment's equal tuning budget (grid per algorithm, tuning and final seeds): read by
+    `python -m bench.tune experiment=NAME` (bench/tuning.py); a run itself ignores it."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):

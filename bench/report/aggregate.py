@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.evaluation.catalogue import SELECTION, best_evaluation
@@ -87,7 +88,8 @@ def summarise(values: Sequence[float]) -> tuple[float, float, int]:
     """Mean, sample std (ddof 1; NaN for one value) and n of the finite values."""
     series = pd.Series(values, dtype=float).dropna()
     n = len(series)
-    return (series.mean() if n else math.nan, series.std(ddof=1) if n > 1 else math.nan, n)
+    with np.errstate(invalid="ignore"):  # an infinite figure (a diverged run) has no finite spread
+        return (series.mean() if n else math.nan, series.std(ddof=1) if n > 1 else math.nan, n)
 
 
 def aggregate(groups: dict[Group, list[RunResult]], figures: Sequence[str]) -> pd.DataFrame:

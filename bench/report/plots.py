@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
@@ -46,7 +47,8 @@ def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
 
 
 def _band(axis: plt.Axes, curves: pd.DataFrame, name: str, label: str, linestyle: str = "-") -> None:
-    mean, std = curves.mean(axis=1), curves.std(axis=1, ddof=1).fillna(0.0)
+    with np.errstate(invalid="ignore"):  # an infinite value (a diverged run) has no finite spread
+        mean, std = curves.mean(axis=1), curves.std(axis=1, ddof=1).fillna(0.0)
     axis.plot(mean.index, mean.values, color=colour(name), label=label, linestyle=linestyle)
     axis.fill_between(mean.index, mean - std, mean + std, color=colour(name), alpha=0.2, linewidth=0)
 

@@ -14,14 +14,18 @@ from typing import Any
 
 import pandas as pd
 
+from bench.report import escape
 from bench.report.aggregate import BEFORE_ADVERSARIAL, BUDGET
-from bench.report.published import PublishedRow, family
+from bench.report.published import PublishedRow, comparable, family
 
 OURS = "this suite"
 
 
-def numeric_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str]) -> pd.DataFrame:
-    """The CSV table: every number a number (mean, std, n per figure and budget); published rows beside."""
+def numeric_table(
+    summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str], n_samples: int | None = None
+) -> pd.DataFrame:
+    """The CSV table: every number a number (mean, std, n per figure and budget); published rows beside,
+    with `not_comparable` naming their figures that were computed on another number of samples than ours."""
     rows: list[dict[str, Any]] = []
     for _, ours in summary.iterrows():
         row = {"dataset": ours["dataset"], "algorithm": ours["algorithm"], "group": ours["group"]}
@@ -37,9 +41,15 @@ def numeric_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
             row["selection"] = "published"
             row |= {"source": entry.source, "citation": entry.citation}
             row["approximate"] = " ".join(sorted(entry.approximate))
+            row["not_comparable"] = " ".join(_not_comparable(entry, figures, n_samples))
             row |= {f"{name}_mean": entry.figures.get(name, math.nan) for name in figures}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _not_comparable(entry: PublishedRow, figures: Sequence[str], n_samples: int | None) -> list[str]:
+    """The entry's figures that move with the number of samples and were computed on another number than ours."""
+    return [name for name in figures if name in entry.figures and not comparable(entry, name, n_samples)]
 
 
 def _published_for(algorithm: str, published: Sequence[PublishedRow], figures: Sequence[str]) -> list[PublishedRow]:
@@ -53,8 +63,11 @@ def _cell(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f}" if std is None or math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str]) -> pd.DataFrame:
-    """The human table (Markdown, LaTeX): cells "mean ± std", published figures as quoted."""
+def display_table(
+    summary: pd.DataFrame, published: Sequence[PublishedRow], figures: Sequence[str], n_samples: int | None = None
+) -> pd.DataFrame:
+    """The human table (Markdown, LaTeX): cells "mean ± std", published figures as quoted; a published figure
+    that moves with the number of samples and was computed on another number than ours is marked so."""
     rows = []
     for _, ours in summary.iterrows():
         row = {"algorithm": ours["group"], "at": selection_label(ours), "source": f"{OURS} (n = {ours['n']})"}
@@ -71,6 +84,12 @@ def display_table(summary: pd.DataFrame, published: Sequence[PublishedRow], figu
             row = {"algorithm": entry.algorithm, "at": "published", "source": f"{entry.citation}{note}"}
             row |= {"steps": "", "wall-clock (s)": "", "training CPU (s)": "", "sequences": ""}
             row |= {name: entry.cell(name) for name in figures}
+            for name in _not_comparable(entry, figures, n_samples):
+                row[name] += (
+                    f" (on {entry.n_samples:,} samples: not comparable)"
+                    if entry.n_samples
+                    else " (sample count not stated: not comparable)"
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -85,28 +104,24 @@ def selection_label(ours: pd.Series) -> str:
     return f"{ours['selection']} ({round(share * n)} of {n} runs before any adversarial step)"
 
 
-def markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False) + "\n"
-
-
-def _latex_escape(text: Any) -> str:
-    text = str(text)
-    for old, new in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(old, new)
-    for old, new in (("±", r"$\pm$"), ("≈", r"$\approx$"), ("α", r"$\alpha$"), ("—", "--"), ("J̄", r"$\bar J$")):
-        text = text.replace(old, new)
-    return text
+def markdown(table: pd.DataFrame, cells_are_markdown: bool = False) -> str:
+    """A Markdown table; every text cell and header escaped (shown, never applied as markup) unless the
+    caller built the cells as Markdown itself (code spans of escaped names)."""
+    if not cells_are_markdown:
+        table = table.map(lambda value: escape.markdown(value) if isinstance(value, str) else value)
+        table = table.rename(columns=escape.markdown)
+    return table.to_markdown(index=False, disable_numparse=True) + "\n"  # cells as formatted ("1.0000")
 
 
 def latex(table: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with its caption and label."""
-    escaped = table.map(_latex_escape).rename(columns=_latex_escape)
+    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with its caption and label, every string escaped."""
+    escaped = table.map(escape.latex).rename(columns=escape.latex)
     styler = escaped.style.hide(axis="index")
     return (
         styler.to_latex(
             hrules=True,
-            caption=_latex_escape(caption),
-            label=label,
+            caption=escape.latex(caption),
+            label=escape.latex_label(label),
             position_float="centering",
             column_format="ll" + "l" + "r" * (len(table.columns) - 3),
         )

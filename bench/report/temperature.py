@@ -13,6 +13,7 @@ model with the reason listed.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bench.errors import BenchError
 from bench.evaluation.evaluator import Evaluator, saved_evaluation_parts
 from bench.report.aggregate import before_adversarial, best_valid_row
 from bench.report.plots import colour, save_figure
+from bench.report.reading import check_file
 from bench.report.runs import RunResult, check_targets
 from bench.training.checkpoint import load_model, saved_model_step
 from bench.training.records import BEST_VALID_MODEL, MODEL
@@ -50,7 +52,7 @@ def model_before_adversarial(run: RunResult, selection: str) -> bool | None:
     return None if math.isnan(flag) else flag == 1.0
 
 
-def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[str], bool]:
+def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[tuple[str, str]], bool]:
     """(selection, file) of the run's models to sweep, lines for those left out, and whether the best
     model is the final one (its curve is then the final model's, not evaluated twice)."""
     models, skipped = [(END, run.path / MODEL)], []
@@ -62,15 +64,14 @@ def _models(run: RunResult) -> tuple[list[tuple[str, Path]], list[str], bool]:
         return models, skipped, True
     path = run.path / BEST_VALID_MODEL
     try:
+        check_file(path, run.top, "model")
         saved = saved_model_step(path)
     except BenchError as error:
-        skipped.append(f"`{run.path}`: {BEST_VALID_MODEL} left out of the temperature curves ({error})")
+        skipped.append((str(run.path), f"{BEST_VALID_MODEL} left out of the temperature curves ({error})"))
         return models, skipped, False
     if saved != best:
-        skipped.append(
-            f"`{run.path}`: {BEST_VALID_MODEL} is from step {saved}, not the best nll_valid step {best}; "
-            "left out of the temperature curves"
-        )
+        why = f"{BEST_VALID_MODEL} is from step {saved}, not the best nll_valid step {best}"
+        skipped.append((str(run.path), f"{why}; left out of the temperature curves"))
         return models, skipped, False
     return models + [(BEST_VALID, path)], skipped, False
 
@@ -82,7 +83,7 @@ def temperature_table(
     device: torch.device,
     allowed: Sequence[str] = (),
     labels: dict[Path, str] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """The figures of every complete run's models at each τ (column `selection`: end, best nll_valid),
     and one line per model skipped (with why).
 
@@ -90,7 +91,7 @@ def temperature_table(
     """
     labels = labels or {}
     rows, skipped, parts, evaluators = [], [], {}, {}
-    complete = [run for run in runs if run.complete and (run.path / MODEL).exists()]
+    complete = [run for run in runs if run.complete and os.path.lexists(run.path / MODEL)]
     for run in tqdm(complete, desc="temperature curves", disable=not complete):
         config = check_targets(run, allowed)
         key = OmegaConf.to_yaml(config.dataset)
@@ -102,10 +103,11 @@ def temperature_table(
         label = labels.get(run.path, run.algorithm)
         for selection, path in models:
             try:
+                check_file(path, run.top, "model")
                 generator = load_model(path, dataset).to(device)
             except (BenchError, OSError, RuntimeError, ValueError, KeyError, EOFError) as error:
                 why = str(error).splitlines()[0] if str(error) else repr(error)
-                skipped.append(f"`{run.path}`: {path.name} unreadable, left out of the temperature curves ({why})")
+                skipped.append((str(run.path), f"{path.name} unreadable, left out of the temperature curves ({why})"))
                 continue
             selections = [END, BEST_VALID] if selection == END and best_is_final else [selection]
             with torch.no_grad():

@@ -1,36 +1,49 @@
-"""Write one report: tables, plots, temperature curves and a README, all of them or none.
+"""Write one report: verdicts, prose, tables, plots, temperature curves, a README and a sidecar JSON, all or none.
 
-The report is built in a hidden folder beside its destination and swapped in at the end, so an
-error halfway (a bad run, a full disk) leaves the previous report whole and no new file behind.
+The report is built in a hidden folder beside its destination and swapped in at the end, under a lock
+on the destination's parent and with SIGINT/SIGTERM held back for the two renames, so an error or a
+signal halfway (a bad run, a full disk, Ctrl-C) leaves the previous report whole and no new file
+behind, and two reports written to one place at once end with one of them whole. Runs left out,
+models skipped and groups with fewer seeds than asked are listed in the README and said on stderr,
+so a partial report never looks complete.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
 import torch
 
-from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.files import umask
-from bench.report import claims, figures, plots, tables
-from bench.report.aggregate import aggregate, per_run
-from bench.report.grouping import Group, group_runs
-from bench.report.header import header_lines
-from bench.report.provenance import benchmark
-from bench.report.published import published_rows
+from bench.provenance import git_revision
+from bench.report import prose, traceability, tuned
+from bench.report.curves import MATCHED_POINTS
+from bench.report.escape import code, html_comment, markdown, one_line
+from bench.report.grouping import Group, group_runs, sections
+from bench.report.header import header_lines, regenerate_command, swept_seeds
 from bench.report.runs import RunResult, check_complete_runs, check_targets, collect
-from bench.report.temperature import DEFAULT_TEMPERATURES, plot_temperature_curves, temperature_table
-from bench.training.records import HISTORY
+from bench.report.sections import Section, write_csv, write_section
+from bench.report.stats import LEVEL, TEST
+from bench.report.temperature import DEFAULT_TEMPERATURES
 
 MARKER = "<!-- Regenerate: "
 """How a report's README starts: the only kind of folder a new report may replace."""
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Signals held back while a finished report is put in place."""
+SIDECAR = "report.json"
+"""The command, options, provenance of every run and the files, as data."""
 
 
 @dataclass(frozen=True)
@@ -46,32 +59,78 @@ class Options:
     group_by: tuple[str, ...] = ()
     """Config keys whose values split runs into separate rows instead of being refused."""
     allowed_targets: tuple[str, ...] = ()
-    """`_target_` prefixes outside the suite that a saved config may still build (the user trusts them)."""
+    """`_target_`s outside the suite that a saved config may still build (the user trusts them by exact name)."""
+    allow_dirty: bool = False
+    """Admit runs made from a checkout with uncommitted changes (the report says so at its top)."""
+    stand_in: str | None = None
+    """A published benchmark these runs' data stand in for, so that its claims are judged on them."""
 
 
-def write_report(sweep_dir: Path, out_dir: Path, command: str, options: Options = Options()) -> Path:
+def write_report(sweep_dir: Path, out_dir: Path, report_args: Sequence[str], options: Options = Options()) -> Path:
     """Write the report of `sweep_dir` into `out_dir` (replacing an older report whole); return its README."""
     runs = collect(sweep_dir)
     if not runs:
         raise BenchError(f"{sweep_dir}: no runs found (no metrics.json below it)")
     check_complete_runs(runs)
-    for run in runs:
-        if run.complete:
-            check_targets(run, options.allowed_targets)  # before anything is built or imported
-    groups = group_runs(runs, options.group_by)
+    tuning = tuned.load(sweep_dir, runs)
+    compared, outside = tuned.split(tuning, runs, sweep_dir) if tuning else (runs, [])
+    complete = [run for run in compared if run.complete]
+    for run in complete:
+        check_targets(run, options.allowed_targets)  # before anything is built or imported
+    traceability.check_clean([run for run in runs if run.complete], options.allow_dirty)  # stage-1 runs too
+    if not complete:
+        first = next(iter(compared or outside), None)
+        listed = f"; the first: {first.path}: {first.status}" if first is not None else ""
+        raise BenchError(f"{sweep_dir}: no complete run to report ({len(runs)} found{listed})")
+    groups = group_runs(compared, options.group_by)
+    traceability.check_same_code(groups)
+    if tuning:
+        traceability.check_same_code(tuned.protocol_groups(tuning, runs, sweep_dir))
+    command = regenerate_command(sweep_dir, report_args, tuning.command if tuning else None)
+    left_out = _left_out(compared, outside, groups, tuning.plan.final_seeds if tuning else swept_seeds(sweep_dir))
     if options.threads:
         torch.set_num_threads(options.threads)
     staging = _staging_folder(out_dir)
     try:
-        _write(staging, out_dir.name, runs, groups, command, options)
+        skipped = _write(staging, out_dir.name, sweep_dir, complete, groups, command, options, tuning, left_out)
         _swap(staging, out_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BenchError(f"--out: cannot write {error.filename or out_dir}: {error.strerror or error}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    for where, what in [*left_out, *skipped]:
+        print(f"warning: {one_line(where)}: {one_line(what)}", file=sys.stderr)
     return out_dir / "README.md"
 
 
+def _left_out(
+    compared: Sequence[RunResult], outside: Sequence[RunResult], groups: dict[Group, list[RunResult]], seeds
+) -> list[tuple[str, str]]:
+    """(where, what) per run left out and per group with fewer seeds than asked (or than its section's largest)."""
+    lines = [(str(run.path), run.status + (f" ({run.reason})" if run.reason else "")) for run in compared]
+    lines = [line for line, run in zip(lines, compared, strict=True) if not run.complete]
+    lines += [(str(run.path), "not a stage-2 run of tuning.json, left out") for run in outside]
+    asked = set(seeds or ())
+    for section, members in sections(groups).items():
+        largest = max(len(runs) for runs in members.values())
+        for group, runs in members.items():
+            have = {run.seed for run in runs}
+            where = f"{section}/{group.label}"
+            if asked - have:
+                missing = ", ".join(map(str, sorted(asked - have)))
+                lines.append((where, f"seeds {missing} missing: {len(runs)} of {len(asked | have)} seeds"))
+            elif len(runs) < largest:
+                lines.append((where, f"{len(runs)} seeds, fewer than the {largest} of other rows"))
+    return lines
+
+
 def _staging_folder(out_dir: Path) -> Path:
+    if os.path.ismount(out_dir):
+        raise BenchError(
+            f"--out: {out_dir} is a mount point; a report replaces its folder whole, so name one inside it"
+        )
     if out_dir.exists() and not _is_report(out_dir):
         raise BenchError(f"--out: {out_dir} exists and is not a report folder; refusing to replace it")
     try:
@@ -85,149 +144,114 @@ def _is_report(folder: Path) -> bool:
     readme = folder / "README.md"
     if folder.is_symlink() or not folder.is_dir():
         return False
-    return not any(folder.iterdir()) or (readme.is_file() and readme.read_text(encoding="utf-8").startswith(MARKER))
+    if not any(folder.iterdir()):
+        return True
+    if readme.is_symlink() or not readme.is_file():
+        return False
+    with open(readme, "rb") as stream:
+        return stream.read(len(MARKER)) == MARKER.encode()
+
+
+class SignalAfterWriting(KeyboardInterrupt):
+    """SIGINT or SIGTERM that arrived while the finished report was being put in place: the report is whole,
+    then the command stops with the signal's status."""
+
+    def __init__(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name} after the report was written")
+
+
+@contextmanager
+def _held(parent: Path) -> Iterator[None]:
+    """An exclusive lock on the destination's parent folder, with SIGINT and SIGTERM only recorded meanwhile
+    (Python runs signal handlers in the main thread, whichever thread the signal reached); one that arrived
+    is raised afterwards as `SignalAfterWriting`."""
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda s, _: received.append(s)) for signum in HELD_SIGNALS}
+    handle = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise SignalAfterWriting(received[0])
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
     """Put the finished report in place of the old one (each rename is atomic on one file system)."""
     os.chmod(staging, 0o777 & ~umask())
-    old = None
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old.{os.getpid()}"
-        os.replace(out_dir, old)
-    try:
-        os.replace(staging, out_dir)
-    except OSError:
+    with _held(out_dir.parent):
+        if out_dir.exists() and not _is_report(out_dir):
+            raise BenchError(f"--out: {out_dir} exists and is not a report folder; refusing to replace it")
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old.{os.getpid()}"
+            os.replace(out_dir, old)
+        try:
+            os.replace(staging, out_dir)
+        except OSError:
+            if old is not None:
+                os.replace(old, out_dir)
+            raise
         if old is not None:
-            os.replace(old, out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _write(
     folder: Path,
     name: str,
+    sweep_dir: Path,
     runs: Sequence[RunResult],
     groups: dict[Group, list[RunResult]],
     command: str,
     options: Options,
-) -> None:
-    """Every file of the report, into `folder`."""
-    datasets = sorted({group.dataset for group in groups})
-    found, body, made, skipped = [], [], [], []
-    for dataset in datasets:
-        in_dataset = {group: members for group, members in groups.items() if group.dataset == dataset}
-        suffix = "" if len(datasets) == 1 else f"_{dataset}"
-        section = _dataset_section(folder, name, dataset, in_dataset, suffix, command, options)
-        found.append((dataset, section.claims))
-        body += section.lines
-        made += section.files
-        skipped += section.skipped
-    excluded = [run for run in runs if not run.complete]
-    lines = [f"{MARKER}{command} -->", f"# Report: {name}", "", *header_lines(command)]
-    lines += claims.claims_section(found) + body
-    lines += ["## Files", "", *[f"- [{path.name}]({path.name})" for path in made], ""]
-    lines += ["## Runs left out", ""]
-    lines += [f"- `{run.path}`: {run.status}" + (f" ({run.reason})" if run.reason else "") for run in excluded]
-    lines += [f"- {line}" for line in skipped]
-    lines += ["" if excluded or skipped else "none", ""]
+    tuning: tuned.Tuned | None,
+    left_out: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """Every file of the report, into `folder`; returns the lines of models the temperature curves skipped."""
+    found = sections(groups)
+    made: list[Section] = []
+    for section, members in found.items():
+        suffix = "" if len(found) == 1 else f"_{next(iter(members)).slug}"
+        made.append(write_section(folder, name, section, members, suffix, options, command))
+    verdicts = [verdict for section in made for verdict in section.verdicts]
+    files = [path for section in made for path in section.files]
+    files.append(write_csv(folder / "verdicts.csv", prose.verdicts_frame(verdicts)))
+    points = [(section.name, comparison) for section in made for comparison in section.comparisons]
+    files.append(write_csv(folder / "curve_points.csv", prose.points_frame(points)))
+    lines = [f"{MARKER}{html_comment(command)} -->", f"# Report: {markdown(name)}", ""]
+    lines += header_lines(command, runs, options.allow_dirty)
+    lines += ["## Verdicts", "", prose.STATISTICS, "", prose.verdict_table(verdicts, len(made) > 1), ""]
+    lines += ["## What this shows", ""]
+    for section in made:
+        lines += prose.what_this_shows(section.name, verdicts, section.summary)
+    for dataset in dict.fromkeys(section.dataset for section in made):
+        variants = [section.name for section in made if section.dataset == dataset]
+        lines += prose.across_sections(verdicts, variants, dataset)
+    if tuning is not None:
+        table = tuned.tuning_frame(tuning)
+        files.append(write_csv(folder / "tuning.csv", table))
+        lines += tuned.section_lines(tuning, table)
+    for section in made:
+        lines += section.lines
+    skipped = [line for section in made for line in section.skipped]
+    lines += ["## Files", "", *[f"- [{path.name}]({path.name})" for path in files], f"- [{SIDECAR}]({SIDECAR})", ""]
+    lines += ["## Runs left out", "", *[f"- {code(where)}: {markdown(what)}" for where, what in [*left_out, *skipped]]]
+    lines += ["" if left_out or skipped else "none", ""]
     (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
-
-
-@dataclass
-class Section:
-    lines: list[str]
-    claims: list[str]
-    files: list[Path]
-    skipped: list[str]
-
-
-def _dataset_section(
-    folder: Path,
-    name: str,
-    dataset: str,
-    groups: dict[Group, list[RunResult]],
-    suffix: str,
-    command: str,
-    options: Options,
-) -> Section:
-    """One dataset's tables, plots, temperature curves and README lines."""
-    members = [run for runs in groups.values() for run in runs]
-    kind = figures.dataset_kind(members[0])
-    shown, notes = figures.choose(kind, members)
-    data = benchmark(members)
-    published = published_rows(data)
-    summary = aggregate(groups, shown)
-    files = _write_tables(folder, name, dataset, suffix, summary, published, shown, command)
-    files.append(folder / f"runs{suffix}.csv")
-    files[-1].write_text(f"# Regenerate: {command}\n" + per_run(groups, shown).to_csv(index=False), encoding="utf-8")
-    lines = [f"## {dataset}: figures (mean ± sample std over seeds)", ""]
-    lines += [tables.markdown(tables.display_table(summary, published, shown))]
-    lines += [note for note in notes] + _data_notes(kind, data, shown) + discriminator_notes(members)
-    files += plots.plot_learning_curves(groups, shown, folder / f"learning_curves{suffix}")
-    files += plots.plot_prefix_jsd(groups, folder / f"prefix_jsd{suffix}")
-    files += plots.plot_cot_jsd(groups, shown, folder / f"cot_jsd{suffix}")
-    labels = {run.path: group.label for group, runs in groups.items() for run in runs}
-    temperature, skipped = temperature_table(
-        members,
-        options.temperatures,
-        options.temperature_samples,
-        resolve_device(options.device),
-        options.allowed_targets,
-        labels,
-    )
-    if not temperature.empty:
-        path = folder / f"temperature{suffix}.csv"
-        path.write_text(f"# Regenerate: {command}\n" + temperature.to_csv(index=False), encoding="utf-8")
-        files.append(path)
-    files += plot_temperature_curves(temperature, kind, folder / f"temperature_curves{suffix}")
-    return Section(lines + [""], claims.what_this_shows(summary, temperature, kind, data), files, skipped)
-
-
-def discriminator_notes(runs: Sequence[RunResult]) -> list[str]:
-    """SeqGAN's discriminator at the start of adversarial training: its balanced accuracy on test vs G's samples.
-
-    A discriminator at chance gives G rewards that carry no information, so adversarial rounds then
-    measure nothing; the figure is the last evaluation of the `pretrain_d` phase (`d_test_acc`).
-    """
-    figures = []
-    for run in runs:
-        if not run.complete or not (run.path / HISTORY).exists():
-            continue
-        history = run.history()
-        if "d_test_acc" not in history or "phase" not in history:
-            continue
-        at_start = history[(history["phase"] == "pretrain_d") & history["d_test_acc"].notna()]
-        if not at_start.empty:
-            figures.append((run.seed, float(at_start["d_test_acc"].iloc[-1])))
-    if not figures:
-        return []
-    listed = ", ".join(f"seed {seed}: {value:.3f}" for seed, value in sorted(figures, key=lambda f: f[0] or 0))
-    values = [value for _, value in figures]
-    return [
-        f"SeqGAN's discriminator at the start of adversarial training, balanced accuracy on the test set "
-        f"against G's samples (0.5 is chance): {listed}; lowest {min(values):.3f}.\n"
-    ]
-
-
-def _data_notes(kind: str, data: str | None, shown: Sequence[str]) -> list[str]:
-    notes = []
-    if data == "canonical_oracle" and "jsd_prefix_mean" in shown:
-        notes.append("On SeqGAN's canonical oracle the mean prefix JSD J̄ (`jsd_prefix_mean`) is the headline.")
-    if data is None and kind in ("synthetic", "text"):
-        notes.append("No published rows: these runs' data files (by sha256) are not a published benchmark's.")
-    return [f"{note}\n" for note in notes]
-
-
-def _write_tables(
-    folder: Path, name: str, dataset: str, suffix: str, summary: pd.DataFrame, published, shown, command: str
-) -> list[Path]:
-    numeric = tables.numeric_table(summary, published, shown)
-    display = tables.display_table(summary, published, shown)
-    caption = f"{name}, {dataset}: mean ± sample std over seeds (n), at the end and at the best NLL_valid"
-    paths = [folder / f"table{suffix}.{ext}" for ext in ("csv", "md", "tex")]
-    paths[0].write_text(f"# Regenerate: {command}\n" + numeric.to_csv(index=False), encoding="utf-8")
-    paths[1].write_text(f"{MARKER}{command} -->\n" + tables.markdown(display), encoding="utf-8")
-    paths[2].write_text(f"% Regenerate: {command}\n" + tables.latex(display, caption, f"tab:{name}-{dataset}"))
-    return paths
+    sidecar = {
+        "command": command,
+        "report_revision": git_revision(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sweep": str(sweep_dir),
+        "options": asdict(options),
+        "statistics": {"test": TEST, "level": LEVEL, "matched_points": MATCHED_POINTS},
+        "runs": traceability.provenance_record(runs),
+        "left_out": [{"where": where, "what": what} for where, what in [*left_out, *skipped]],
+        "files": [path.name for path in files],
+    }
+    (folder / SIDECAR).write_text(json.dumps(sidecar, indent=1, default=str) + "\n", encoding="utf-8")
+    return skipped
