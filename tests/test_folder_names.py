@@ -42,6 +42,11 @@ def test_a_path_or_long_value_enters_the_run_folder_as_one_hashed_name(override:
     assert len(folder.name.encode()) <= MAX_NAME_BYTES
 
 
+def test_a_data_folder_climbing_up_stays_inside_the_runs_folder() -> None:
+    folder = Path(run_dir_of("dataset=coco", "dataset.data_dir=../../.."))
+    assert folder.parent == Path("outputs/runs/mle/coco") and folder.name.startswith("seed0,dataset.data_dir=sha256-")
+
+
 def test_the_full_value_stays_in_config_yaml(tmp_path: Path) -> None:
     oracle = tmp_path / "deep" / "folder" / "oracle.pkl"
     name = run_folder(0, [f"dataset.oracle_path={oracle}"])
@@ -102,3 +107,18 @@ def test_a_job_name_with_a_path_is_refused_whatever_resolves_the_run(tmp_path: P
         resolve_spec(without_hydra(cfg), "mle", job_name="../escape")
     run(resolve_spec(without_hydra(cfg), "mle", job_name="plain"), tmp_path)
     assert (tmp_path / "plain.log").is_file() and not list(tmp_path.parent.glob("escape*"))
+
+
+def test_a_sweep_over_a_named_value_keeps_every_job_in_one_sweep_folder(
+    tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hydra composes each job again from its own overrides: a sweep named after them must not split
+    into one folder per value (`algorithm.lr-0.02`, `algorithm.lr-0.1`)."""
+    monkeypatch.chdir(tmp_path)
+    status, _, err = cli_in_process("-m", *QUICK, "algorithm.lr=0.02,0.1")
+    assert status == 0, err
+    [sweep] = (tmp_path / "outputs" / "sweeps").iterdir()
+    assert sweep.name.startswith("synthetic_tiny__algorithm.lr-0.02+0.1__")
+    runs = sorted(p.parent.name for p in sweep.rglob("metrics.json"))
+    assert [name.split(",")[:2] for name in runs] == [["seed0", "algorithm.lr=0.02"], ["seed0", "algorithm.lr=0.1"]]
+    assert len((sweep / "sweep_progress.log").read_text().splitlines()) == 2

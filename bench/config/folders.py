@@ -21,7 +21,7 @@ a checkout (data/, results/) asks it, so that an installed wheel never writes in
 
 A sweep is named by `sweep=NAME`, else by its experiment file, else after the dataset and the
 command-line overrides that do not already name run folders or set the budget, written to be read
-and typed: `synthetic_tiny__eval.n_samples-500__algorithm.lr-0.1+0.2` (parts joined by `__`, a key
+and typed: `synthetic_tiny__algorithm.lr-0.1+0.2__eval.n_samples-500` (parts joined by `__`, a key
 and its value by `-`, swept values by `+`; no `,` or `=`, which Hydra's own overrides would split
 on), so that ad-hoc sweeps with different settings never share a folder and a report of one folder
 never pools them: never "None".
