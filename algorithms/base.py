@@ -25,6 +25,11 @@ class TrainingContext:
     train_data: Tensor  # (N, T) long, on `device`
     rng: torch.Generator  # the run's one stream for sampling and shuffling, on `device`
     device: torch.device
+    capture: bool = False
+    """Replay the fixed-shape updates from CUDA graphs (`cuda_graphs`; CUDA only, `models.capture`)."""
+
+    def __post_init__(self) -> None:
+        self.generator.capture_graphs = self.capture
 
 
 @dataclass
@@ -102,8 +107,9 @@ class Algorithm(ABC):
         self.generator = context.generator
 
     @abstractmethod
-    def step(self) -> dict[str, float]:
-        """Do one unit of training; return the figures to log (losses), as Python floats."""
+    def step(self) -> dict[str, Tensor | float]:
+        """Do one unit of training; return the figures to log (losses): 0-dim tensors left on the device
+        (the loop reads them at logging time, never per step) or Python floats."""
 
     def parts(self) -> dict[str, Any]:
         """The objects whose `state_dict()` together make the resumable state (networks, optimisers,

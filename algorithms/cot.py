@@ -29,7 +29,15 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.updates import backward_by_chunks, chunk_size_for, optimizer_step, teacher_forcing_backward
+from algorithms.updates import (
+    Adam,
+    backward_by_chunks,
+    chunk_size_for,
+    graphed,
+    mean_in_float64,
+    optimizer_step,
+    teacher_forcing_backward,
+)
 from metrics.jsd import JSDEstimate, jsd_mediator_bound_exact, jsd_mediator_bound_monte_carlo
 from metrics.nll import mean_token_nll
 from models import Generator, GeneratorConfig, evaluating
@@ -88,7 +96,7 @@ def stepwise_kl(g_logits: Tensor, m_logits: Tensor) -> Tensor:
     return (log_g.exp() * (log_g - log_m)).sum(dim=-1)
 
 
-def generator_backward(generator: Generator, mediator: Generator, tokens: Tensor, chunk: int | None) -> float:
+def generator_backward(generator: Generator, mediator: Generator, tokens: Tensor, chunk: int | None) -> Tensor:
     """Backpropagate `generator_loss` of G and M on `tokens` into G only, chunk by chunk of positions.
 
     M runs without a graph and without dropout; its logits are made chunk by chunk as well, so
@@ -128,30 +136,42 @@ class CoT(Algorithm):
         super().__init__(config, context)
         self.mediator = Generator(self.generator.space, mediator_config(self.generator, config)).to(context.device)
         self.mediator.eval()  # dropout is switched on only inside `mediator_step`
+        self.mediator.capture_graphs = context.capture
         self.batches = EpochBatches(context.train_data, config.batch_size, context.rng)
         betas = tuple(config.betas)
-        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr, betas=betas)
-        self.m_optimizer = torch.optim.Adam(self.mediator.parameters(), lr=config.m_lr, betas=betas)
+        self.g_optimizer = Adam(self.generator.parameters(), context.device, lr=config.g_lr, betas=betas)
+        self.m_optimizer = Adam(self.mediator.parameters(), context.device, lr=config.m_lr, betas=betas)
         self.chunk = chunk_size_for(context.device)
+        self.g_update = graphed(self._g_update, context.capture)
+        self.m_update = graphed(self._m_update, context.capture)
 
-    def step(self) -> dict[str, float]:
+    def step(self) -> dict[str, Tensor]:
         losses = {"g_loss": self.generator_step()}
-        m_losses = [self.mediator_step() for _ in range(self.config.m_steps)]
-        losses["m_loss"] = sum(m_losses) / len(m_losses)
+        losses["m_loss"] = mean_in_float64([self.mediator_step() for _ in range(self.config.m_steps)])
         return losses
 
-    def generator_step(self) -> float:
+    def generator_step(self) -> Tensor:
         """Lower the per-step KL(pi_g || pi_m) on B fresh samples of G; M is frozen (eval, no grad)."""
-        tokens = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
-        compute = lambda: generator_backward(self.generator, self.mediator, tokens, self.chunk)  # noqa: E731
-        return optimizer_step(self.g_optimizer, compute)
+        (loss,) = self.g_update(self.generator.draw_uniforms(self.config.batch_size, self.context.rng))
+        return loss
 
-    def mediator_step(self) -> float:
+    def mediator_step(self) -> Tensor:
         """Lower M's mean per-token NLL of B real + B fresh generated sequences, dropout on."""
         real = self.batches.next()  # (B, T)
-        fake = self.generator.sample(self.config.batch_size, self.context.rng).tokens  # (B, T)
+        (loss,) = self.m_update(real, self.generator.draw_uniforms(self.config.batch_size, self.context.rng))
+        return loss
+
+    def _g_update(self, uniforms: Tensor) -> tuple[Tensor]:
+        """The generator step on the samples `uniforms` (B, T) drive (the part a CUDA graph can replay)."""
+        tokens = self.generator.sample_from(uniforms).tokens  # (B, T)
+        compute = lambda: generator_backward(self.generator, self.mediator, tokens, self.chunk)  # noqa: E731
+        return (optimizer_step(self.g_optimizer, compute),)
+
+    def _m_update(self, real: Tensor, uniforms: Tensor) -> tuple[Tensor]:
+        """The mediator step on `real` and the samples `uniforms` drive (the part a CUDA graph can replay)."""
+        fake = self.generator.sample_from(uniforms).tokens  # (B, T)
         compute = lambda: teacher_forcing_backward(self.mediator, torch.cat([real, fake]), self.chunk)  # noqa: E731
-        return optimizer_step(self.m_optimizer, compute, train=self.mediator)
+        return (optimizer_step(self.m_optimizer, compute, train=self.mediator),)
 
     def evaluation_figures(self, context: EvaluationContext) -> dict[str, float]:
         """`m_balanced_nll`, and on synthetic data `jsd_mediator_bound` with its standard error.

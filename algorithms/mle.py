@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, TrainingContext
-from algorithms.updates import chunk_size_for, optimizer_step, teacher_forcing_backward
+from algorithms.updates import Adam, chunk_size_for, graphed, optimizer_step, teacher_forcing_backward
 from models import Generator
 from models.checks import check_at_least, check_finite, check_positive
 
@@ -55,13 +54,18 @@ class MLE(Algorithm):
     def __init__(self, config: MLEConfig, context: TrainingContext) -> None:
         super().__init__(config, context)
         self.batches = EpochBatches(context.train_data, config.batch_size, context.rng)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
+        self.optimizer = Adam(self.generator.parameters(), context.device, lr=config.lr)
         self.chunk = chunk_size_for(context.device)
+        self.update = graphed(self._update, context.capture)
 
-    def step(self) -> dict[str, float]:
-        batch = self.batches.next()
-        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731  mle_loss, in chunks
-        return {"g_loss": optimizer_step(self.optimizer, compute, clip=self.config.grad_clip)}
+    def step(self) -> dict[str, Tensor]:
+        (loss,) = self.update(self.batches.next())
+        return {"g_loss": loss}
+
+    def _update(self, batch: Tensor) -> tuple[Tensor]:
+        """One Adam step on `mle_loss` of `batch`, computed in chunks (the part a CUDA graph can replay)."""
+        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731
+        return (optimizer_step(self.optimizer, compute, clip=self.config.grad_clip),)
 
     def parts(self) -> dict[str, Any]:
         return {"generator": self.generator, "optimizer": self.optimizer, "batches": self.batches}

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from algorithms.base import EpochBatches, EvaluationContext, TrainingContext
 from algorithms.cot import CoT, CoTConfig, generator_backward, mediator_config
-from algorithms.updates import optimizer_step, teacher_forcing_backward
+from algorithms.updates import Adam, mean_in_float64, optimizer_step, teacher_forcing_backward
 from metrics.nll import mean_token_nll
 from models import Generator
 from models.checks import check_at_least, check_positive
@@ -95,24 +95,25 @@ class NestedCoT(CoT):
         self.batches = EpochBatches(context.train_data, config.batch_size // 2, context.rng)
         self.inner = inner_mediator(self.generator, config).to(context.device)
         self.inner.eval()  # dropout is switched on only inside `inner_step`
-        self.m2_optimizer = torch.optim.Adam(self.inner.parameters(), lr=config.m2_lr, betas=tuple(config.betas))
+        self.inner.capture_graphs = context.capture
+        self.m2_optimizer = Adam(self.inner.parameters(), context.device, lr=config.m2_lr, betas=tuple(config.betas))
         # M's samples for M2's evaluation figure come from their own stream, so that evaluating
         # never moves the training stream; seeded once from the run's stream, then by iteration.
         self.eval_seed = int(torch.randint(0, 2**62, (1,), generator=context.rng, device=context.rng.device))
         self.iterations = 0
 
-    def step(self) -> dict[str, float]:
+    def step(self) -> dict[str, Tensor]:
         losses = {"g_loss": self.generator_step()}
         m_losses, m2_losses = [], []
         for _ in range(self.config.m_steps):
             m_losses.append(self.mediator_step())
             m2_losses.extend(self.inner_step() for _ in range(self.config.m2_steps))
         self.iterations += 1
-        losses["m_loss"] = sum(m_losses) / len(m_losses)
-        losses["m2_loss"] = sum(m2_losses) / len(m2_losses)
+        losses["m_loss"] = mean_in_float64(m_losses)
+        losses["m2_loss"] = mean_in_float64(m2_losses)
         return losses
 
-    def mediator_step(self) -> float:
+    def mediator_step(self) -> Tensor:
         """M's CoT step: lower the per-step KL(pi_M || pi_M2) on B fresh samples of M (M2 frozen).
 
         Replaces CoT's MLE step for M; it is CoT's generator step with (M, M2) in place of (G, M).
@@ -121,7 +122,7 @@ class NestedCoT(CoT):
         compute = lambda: generator_backward(self.mediator, self.inner, tokens, self.chunk)  # noqa: E731
         return optimizer_step(self.m_optimizer, compute, train=self.mediator)
 
-    def inner_step(self) -> float:
+    def inner_step(self) -> Tensor:
         """M2's MLE step: balanced per-token NLL of B target samples (B/2 real + B/2 of G) and B of M."""
         half = self.config.batch_size // 2
         real = self.batches.next()  # (B/2, T)

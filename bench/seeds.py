@@ -17,6 +17,13 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
+RUN_STREAM = 1
+"""Salt of the run's sampling stream when it is re-seeded on resume: derived_seed(seed, step, RUN_STREAM)
+never equals an evaluation's derived_seed(seed, step)."""
+CUDA_GLOBAL_STREAM = 2
+"""Salt of torch's global CUDA stream (dropout) when it is re-seeded on resume."""
+
+
 def derived_seed(seed: int, *salt: int) -> int:
     """A seed for a side stream (e.g. evaluation at a given step) that never touches the run's stream."""
     digest = hashlib.sha256(repr((seed, *salt)).encode()).digest()

@@ -34,7 +34,18 @@ class PrefixJSD(NamedTuple):
 
 def _prefix_half_terms(log_own: Tensor, log_other: Tensor) -> Tensor:
     """(N, T) log R(x_{1:t}) - log M(x_{1:t}) for sequences drawn from R, from (N, T) per-token log-probabilities."""
-    return half_terms(log_own.double().cumsum(dim=1), log_other.double().cumsum(dim=1))
+    return half_terms(_running_sum(log_own.double()), _running_sum(log_other.double()))
+
+
+def _running_sum(values: Tensor) -> Tensor:
+    """cumsum along dim 1. The float cumsum has no deterministic CUDA kernel (deterministic mode refuses
+    it); there the T columns are added one after another, the additions a CPU's cumsum makes."""
+    if not (values.is_cuda and torch.are_deterministic_algorithms_enabled()):
+        return values.cumsum(dim=1)
+    sums = values.clone()
+    for t in range(1, values.shape[1]):
+        sums[:, t] += sums[:, t - 1]
+    return sums
 
 
 def prefix_jsd_monte_carlo(

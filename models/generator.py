@@ -8,19 +8,28 @@ through `nn.LSTM` (fused kernels, cuDNN on GPU); sampling runs the hand-written 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.capture import GraphedCall
 from models.checks import check_finite, check_positive
 from models.sampling import LSTMState, Samples, StepTables, check_prefix, sample_chunk
 from models.space import SequenceSpace
 
 RECURRENT_INITS = ("normal", "orthogonal")
+SCORED_POSITIONS = {"cpu": 1024}
+"""Token positions `score()` computes at once, by device type. On a CPU about 1024 keep a chunk's
+(positions, V) logits in cache, several times faster than one huge log-softmax; elsewhere
+(`DEVICE_SCORED_POSITIONS`) far more, since there every chunk costs launches, not cache misses."""
+DEVICE_SCORED_POSITIONS = 16_384
+"""Positions per `score()` chunk off the CPU: (16,384, 5,000) float32 logits are 330 MB."""
 
 
 @dataclass
@@ -38,6 +47,9 @@ class GeneratorConfig:
     """normal (N(0, init_std) like the rest) or orthogonal (CoT's mediator: one orthogonal block per gate)."""
     output_dropout: float = 0.0
     """Dropout on the LSTM outputs, active only in training mode (CoT's mediator uses 0.5)."""
+    bf16_output: bool = False
+    """Multiply the output layer (hidden -> V logits) in bfloat16: parameters, bias and everything after the
+    product stay float32. Off by default: it changes the figures slightly (docs/gpu.md gives the measurements)."""
 
     def __post_init__(self) -> None:
         check_finite(self, "model")
@@ -61,19 +73,32 @@ def evaluating(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-class _MaskedLinear(nn.Linear):
-    """The output layer of a space with blocked tokens: a linear map plus a fixed (V,) mask.
+def output_layer(hidden: int, vocab: int, blocked: Tensor | None, bf16: bool) -> nn.Linear:
+    """A plain `nn.Linear` on a space without blocked tokens, in float32; an `OutputLayer` otherwise."""
+    if blocked is None and not bf16:
+        return nn.Linear(hidden, vocab)
+    return OutputLayer(hidden, vocab, blocked, bf16)
 
-    The mask is a non-persistent buffer, so state dicts keep the keys of a plain `nn.Linear`;
-    every path to the logits (teacher forcing, chunked losses through `out`, sampling) sees it.
+
+class OutputLayer(nn.Linear):
+    """The output layer of a space with blocked tokens (a linear map plus a fixed (V,) mask), or one
+    multiplied in bfloat16, or both.
+
+    The mask is a non-persistent buffer, so state dicts keep the keys of a plain `nn.Linear`; every
+    path to the logits (teacher forcing, chunked losses through `out`, sampling) sees it.
     """
 
-    def __init__(self, in_features: int, out_features: int, blocked: Tensor) -> None:
+    def __init__(self, in_features: int, out_features: int, blocked: Tensor | None, bf16: bool) -> None:
         super().__init__(in_features, out_features)
+        self.bf16 = bf16
         self.register_buffer("blocked", blocked, persistent=False)
 
     def forward(self, rows: Tensor) -> Tensor:
-        return super().forward(rows) + self.blocked
+        if self.bf16:
+            logits = F.linear(rows.to(torch.bfloat16), self.weight.to(torch.bfloat16)).float() + self.bias
+        else:
+            logits = super().forward(rows)
+        return logits if self.blocked is None else logits + self.blocked
 
 
 class Generator(nn.Module):
@@ -82,15 +107,17 @@ class Generator(nn.Module):
     def __init__(self, space: SequenceSpace, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         config = config or GeneratorConfig()
-        self.sequences_sampled = 0  # sequences drawn by sample() so far: the loop's generated-data budget
+        self.sequences_sampled = 0  # sequences drawn so far (draw_uniforms): the loop's generated-data budget
         self.config = config
         self.space = space
         vocab, emb, hidden = space.vocab_size, config.emb_dim, config.hidden_dim
         self.embedding = nn.Embedding(vocab, emb)
         self.lstm = nn.LSTM(emb, hidden, batch_first=True)
         self.dropout = nn.Dropout(config.output_dropout)
-        blocked = space.blocked_bias()
-        self.out = nn.Linear(hidden, vocab) if blocked is None else _MaskedLinear(hidden, vocab, blocked)
+        self.out = output_layer(hidden, vocab, space.blocked_bias(), config.bf16_output)
+        self.capture_graphs = False
+        """Replay fixed-shape sampling from CUDA graphs (`models.capture`); the run sets it (`cuda_graphs`)."""
+        self._graphed_chunks: dict[tuple[int, float], GraphedCall] = {}
         self.reset_parameters()
 
     @torch.no_grad()
@@ -139,14 +166,15 @@ class Generator(nn.Module):
     ) -> Tensor:
         """(N, T) token log-probabilities of many sequences, in chunks, dropout off, no graph.
 
-        The default chunk holds about 1024 token positions: its (rows, V) logits stay in cache,
-        which on a CPU is several times faster than one huge log-softmax. With EOS (text), a chunk
+        The default chunk holds `SCORED_POSITIONS` token positions (on a CPU its logits stay in
+        cache, several times faster than one huge log-softmax). With EOS (text), a chunk
         is run only up to its longest sentence: the LSTM is causal, so the positions after it are
         PAD whatever is computed there, and a long max_len costs only where sentences are long.
         `between_chunks()` is called after each chunk (a caller may raise there to stop early).
         """
         device = self.out.weight.device
-        batch_size = batch_size or max(1, 1024 // self.space.seq_len)
+        positions = SCORED_POSITIONS.get(device.type, DEVICE_SCORED_POSITIONS)
+        batch_size = batch_size or max(1, positions // self.space.seq_len)
         chunks = []
         with evaluating(self):
             for chunk in tokens.split(batch_size):
@@ -175,10 +203,11 @@ class Generator(nn.Module):
             lstm.bias_ih_l0 + lstm.bias_hh_l0, self.embedding.weight, lstm.weight_ih_l0.t()
         )  # (V, 4H)
         blocked = getattr(self.out, "blocked", None)  # folded into the bias: sampling costs nothing more
+        output = self.out.weight.t().contiguous()
         return StepTables(
             input_gates=input_gates,
             recurrent=lstm.weight_hh_l0.t().contiguous(),
-            output=self.out.weight.t().contiguous(),
+            output=output.to(torch.bfloat16) if getattr(self.out, "bf16", False) else output,
             output_bias=self.out.bias if blocked is None else self.out.bias + blocked,
         )
 
@@ -203,27 +232,61 @@ class Generator(nn.Module):
         `batch_size`. With `prefix` (n, t), each row keeps its given first t tokens and the rest is sampled
         (Monte-Carlo completion); the returned log-probabilities cover the sampled part only.
         `prefix_lengths` (n,) lets each row keep its own number of prefix tokens, so completions of
-        prefixes of every length run as one batch (SeqGAN's rollouts). After EOS (text setting)
-        every position is PAD with log-probability 0, and a chunk stops once all its rows have ended.
+        prefixes of every length run as one batch (SeqGAN's rollouts); they are read on the host
+        (give them as a CPU tensor to spare a device read). After EOS (text setting) every position
+        is PAD with log-probability 0, and a chunk stops once all its rows have ended.
         `between_chunks()` is called after each chunk (a caller may raise there to stop early).
         """
         check_positive_temperature(temperature)
-        self.sequences_sampled += n
-        check_prefix(n, prefix, prefix_lengths)
-        tables = self.step_tables()
-        uniforms = torch.rand(n, self.space.seq_len, generator=rng, device=rng.device)
+        lengths = None if prefix_lengths is None else prefix_lengths.cpu()
+        check_prefix(n, prefix, lengths)
+        uniforms = self.draw_uniforms(n, rng)
         device = self.out.weight.device
+        graphed = self.capture_graphs and device.type == "cuda" and prefix is None and self.space.eos_token is None
+        tables = None if graphed else self.step_tables()
         parts = []
         for start in range(0, n, batch_size):
             rows = slice(start, start + batch_size)
-            part_prefix = None if prefix is None else prefix[rows]
-            part_lengths = None if prefix_lengths is None else prefix_lengths[rows].to(device)
             chunk = uniforms[rows].to(device)
-            initial = self.initial_state(chunk.shape[0])
-            parts.append(sample_chunk(self.space, tables, initial, chunk, temperature, part_prefix, part_lengths))
+            if graphed:
+                parts.append(Samples(*self._graphed_chunk(chunk.shape[0], temperature)(chunk)))
+            else:
+                part_prefix = None if prefix is None else prefix[rows]
+                part_lengths = None if lengths is None else lengths[rows]
+                initial = self.initial_state(chunk.shape[0])
+                parts.append(sample_chunk(self.space, tables, initial, chunk, temperature, part_prefix, part_lengths))
             if between_chunks is not None:
                 between_chunks()
         return Samples(torch.cat([p.tokens for p in parts]), torch.cat([p.token_log_probs for p in parts]))
+
+    def draw_uniforms(self, n: int, rng: torch.Generator) -> Tensor:
+        """The (n, T) uniforms that drive n samples, drawn from `rng` (on its device), counted as n sequences
+        sampled: what `sample` draws first, and what a captured training step draws outside its graph."""
+        self.sequences_sampled += n
+        return torch.rand(n, self.space.seq_len, generator=rng, device=rng.device)
+
+    @torch.no_grad()
+    def sample_from(self, uniforms: Tensor, temperature: float = 1.0) -> Samples:
+        """The samples that `uniforms` (n, T) drive (as `sample` would draw them), in one chunk, eagerly.
+
+        Nothing is drawn or counted: a training step captured in a CUDA graph calls this inside the
+        graph, with uniforms drawn outside it by `draw_uniforms`."""
+        initial = self.initial_state(uniforms.shape[0])
+        return sample_chunk(self.space, self.step_tables(), initial, uniforms, temperature, None, None)
+
+    def _graphed_chunk(self, rows: int, temperature: float) -> GraphedCall:
+        """The sampling of one `rows`-row chunk at `temperature`, replayed from a CUDA graph.
+
+        The body is a bound method (not a closure), so a deep copy of the model (SeqGAN's delayed
+        rollout copy) samples from the copy."""
+        key = (rows, temperature)
+        if key not in self._graphed_chunks:
+            body = functools.partial(self._samples_as_tuple, temperature=temperature)
+            self._graphed_chunks[key] = GraphedCall(body, enabled=True)
+        return self._graphed_chunks[key]
+
+    def _samples_as_tuple(self, uniforms: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+        return tuple(self.sample_from(uniforms, temperature))
 
 
 def check_positive_temperature(temperature: float) -> None:

@@ -76,8 +76,8 @@ class SequenceSpace:
         is_eos = tokens == self.eos_token
         eos_before = is_eos.cumsum(dim=1) - is_eos.long()  # EOS tokens strictly before t
         scored = eos_before == 0
-        if self.blocked_tokens:
-            scored &= ~torch.isin(tokens, torch.tensor(self.blocked_tokens, device=tokens.device))
+        for token in self.blocked_tokens or ():  # one comparison each: no list copied to the device
+            scored &= tokens != token
         return scored
 
     def blocked_bias(self) -> Tensor | None:

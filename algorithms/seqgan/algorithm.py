@@ -25,9 +25,22 @@ import torch
 from torch import Tensor
 
 from algorithms.base import Algorithm, EpochBatches, EvaluationContext, TrainingContext
-from algorithms.seqgan.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
+from algorithms.seqgan.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    DiscriminatorUpdates,
+    train_discriminator,
+)
 from algorithms.seqgan.rollout import RolloutPolicy, complete_prefixes, rollout_rewards
-from algorithms.updates import backward, chunk_size_for, optimizer_step, teacher_forcing_backward
+from algorithms.updates import (
+    Adam,
+    backward,
+    chunk_size_for,
+    graphed,
+    mean_in_float64,
+    optimizer_step,
+    teacher_forcing_backward,
+)
 from models import Generator, SequenceSpace
 from models.checks import check_at_least, check_finite, check_positive
 
@@ -152,12 +165,15 @@ class SeqGAN(Algorithm):
         self.discriminator = Discriminator(discriminator_config(config, space)).to(context.device)
         self.batches = EpochBatches(context.train_data, config.g_batch_size, context.rng)
         # Two generator optimisers, as in the reference (pretraining and adversarial Adam states are separate).
-        self.pretrain_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr)
-        self.pg_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.g_lr)
+        device = context.device
+        self.pretrain_optimizer = Adam(self.generator.parameters(), device, lr=config.g_lr)
+        self.pg_optimizer = Adam(self.generator.parameters(), device, lr=config.g_lr)
         # Fused Adam: D has ~7M parameters (mostly the highway), and the fused step is ~7x faster on a CPU.
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr, fused=True)
+        self.d_optimizer = Adam(self.discriminator.parameters(), device, lr=config.d_lr, fused=True)
+        self.d_updates = DiscriminatorUpdates(self.discriminator, self.d_optimizer, context.capture)
         self.rollout = RolloutPolicy(self.generator, config.rollout_update_rate)
-        self.chunk = chunk_size_for(context.device)
+        self.chunk = chunk_size_for(device)
+        self.mle_update = graphed(self._mle_update, context.capture)
         self.counters = {"pretrain_g": 0, "pretrain_d": 0, "adversarial": 0}
         self.d_rounds_done = 0  # every discriminator round, pretraining or adversarial
 
@@ -191,7 +207,7 @@ class SeqGAN(Algorithm):
         return all(self.counters[name] >= steps for name, steps in self.schedule.items())
 
     # ----- one unit of work --------------------------------------------------------------------
-    def step(self) -> dict[str, float]:
+    def step(self) -> dict[str, Tensor]:
         phase = self.phase
         if phase == "pretrain_g":
             figures = self._mle_step()
@@ -202,11 +218,14 @@ class SeqGAN(Algorithm):
         self.counters[phase] += 1
         return figures
 
-    def _mle_step(self) -> dict[str, float]:
-        batch = self.batches.next()
-        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731  mle_loss, in chunks
-        loss = optimizer_step(self.pretrain_optimizer, compute, clip=self.config.grad_clip)
+    def _mle_step(self) -> dict[str, Tensor]:
+        (loss,) = self.mle_update(self.batches.next())
         return {"g_loss": loss}
+
+    def _mle_update(self, batch: Tensor) -> tuple[Tensor]:
+        """One pretraining step on `mle_loss` of `batch`, in chunks (the part a CUDA graph can replay)."""
+        compute = lambda: teacher_forcing_backward(self.generator, batch, self.chunk)  # noqa: E731
+        return (optimizer_step(self.pretrain_optimizer, compute, clip=self.config.grad_clip),)
 
     def _real_sequences(self, n: int) -> Tensor:
         """n training sequences: a random subset, or whole shuffled copies of the set when n exceeds it."""
@@ -215,13 +234,12 @@ class SeqGAN(Algorithm):
         index = torch.cat([torch.randperm(len(data), generator=rng, device=rng.device) for _ in range(copies)])
         return data[index[:n].to(data.device)]
 
-    def _discriminator_round(self) -> dict[str, float]:
+    def _discriminator_round(self) -> dict[str, Tensor]:
         config = self.config
         fake = self.generator.sample(config.d_negatives, self.context.rng, batch_size=config.chunk_size).tokens
         real = self._real_sequences(config.d_negatives)
-        figures = train_discriminator(
-            self.discriminator, self.d_optimizer, real, fake, config.d_epochs, config.d_batch_size, self.context.rng
-        )
+        batches = (config.d_epochs, config.d_batch_size, self.context.rng)
+        figures = train_discriminator(self.discriminator, self.d_optimizer, real, fake, *batches, self.d_updates)
         self.d_rounds_done += 1
         return figures
 
@@ -233,7 +251,7 @@ class SeqGAN(Algorithm):
         )
         return rollout_rewards(self.discriminator, sequences, completions, config.chunk_size)
 
-    def _adversarial_round(self) -> dict[str, float]:
+    def _adversarial_round(self) -> dict[str, Tensor]:
         config = self.config
         if self.counters["adversarial"] == 0:
             self.rollout.restart()  # the delayed copy starts from the pretrained generator
@@ -243,10 +261,10 @@ class SeqGAN(Algorithm):
         loss = optimizer_step(self.pg_optimizer, compute, clip=config.grad_clip)
         self.rollout.update()
         rounds = [self._discriminator_round() for _ in range(config.d_rounds_per_adversarial)]
-        figures = {"g_loss": loss, "mean_reward": rewards.mean().item()}
+        figures = {"g_loss": loss, "mean_reward": rewards.mean()}
         for name in ("d_loss", "d_acc"):
             if rounds:
-                figures[name] = sum(r[name] for r in rounds) / len(rounds)
+                figures[name] = mean_in_float64([r[name] for r in rounds])
         return figures
 
     # ----- evaluation and state ----------------------------------------------------------------

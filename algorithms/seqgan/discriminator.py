@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from algorithms.updates import optimizer_step
+from algorithms.updates import cross_entropy_mean, optimizer_step
 from models import evaluating
+from models.capture import GraphedCall
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,33 @@ class Discriminator(nn.Module):
         return torch.cat(chunks) if chunks else torch.empty(0, device=device)
 
 
+class DiscriminatorUpdates:
+    """D's update on one batch (forward with dropout, cross-entropy + L2 penalty, backward, Adam), replayed
+    from a CUDA graph, one per batch size, when `capture` is set."""
+
+    def __init__(self, discriminator: Discriminator, optimizer: torch.optim.Optimizer, capture: bool = False) -> None:
+        self.discriminator, self.optimizer, self.capture = discriminator, optimizer, capture
+        self.by_rows: dict[int, GraphedCall] = {}
+
+    def __call__(self, tokens: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Update on `tokens` (b, T) with `labels` (b,); return the batch's cross-entropy (before the
+        update, dropout on) and how many it classified right, both on the device."""
+        rows = tokens.shape[0]
+        if rows not in self.by_rows:
+            self.by_rows[rows] = GraphedCall(self._update, enabled=self.capture)
+        return self.by_rows[rows](tokens, labels)
+
+    def _update(self, tokens: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        def compute() -> tuple[Tensor, Tensor]:
+            logits = self.discriminator(tokens)  # (b, 2), dropout on
+            cross_entropy = cross_entropy_mean(logits, labels)
+            objective = cross_entropy + self.discriminator.config.l2 * self.discriminator.output_penalty()
+            objective.backward()
+            return cross_entropy.detach(), (logits.argmax(dim=1) == labels).sum()
+
+        return optimizer_step(self.optimizer, compute, train=self.discriminator)
+
+
 def train_discriminator(
     discriminator: Discriminator,
     optimizer: torch.optim.Optimizer,
@@ -154,28 +182,28 @@ def train_discriminator(
     epochs: int,
     batch_size: int,
     rng: torch.Generator,
-) -> dict[str, float]:
+    updates: DiscriminatorUpdates | None = None,
+) -> dict[str, Tensor]:
     """`epochs` shuffled passes over real (label 1) + fake (label 0), one Adam step per batch.
 
     Returns the mean cross-entropy (without the L2 term) and the accuracy over the round's training
-    batches, each measured on the batch just before its update (dropout on).
+    batches, each measured on the batch just before its update (dropout on), as float64 values on
+    the device (added in the order a Python float sum would). `updates` (default: eager ones) runs
+    each batch's update.
     """
+    updates = updates or DiscriminatorUpdates(discriminator, optimizer)
     tokens = torch.cat([real, fake])  # (N_real + N_fake, T)
-    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).long().to(tokens.device)
-    total_loss, correct, seen = 0.0, 0, 0
+    device = tokens.device
+    ones = torch.ones(len(real), dtype=torch.long, device=device)
+    labels = torch.cat([ones, torch.zeros(len(fake), dtype=torch.long, device=device)])
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
     for _ in range(epochs):
         for index in torch.randperm(len(tokens), generator=rng, device=rng.device).split(batch_size):
-            index = index.to(tokens.device)
-
-            def compute(index: Tensor = index) -> tuple[float, int]:
-                logits = discriminator(tokens[index])  # (b, 2), dropout on
-                cross_entropy = F.cross_entropy(logits, labels[index])
-                objective = cross_entropy + discriminator.config.l2 * discriminator.output_penalty()
-                objective.backward()
-                return cross_entropy.item(), int((logits.argmax(dim=1) == labels[index]).sum())
-
-            batch_loss, batch_correct = optimizer_step(optimizer, compute, train=discriminator)
-            total_loss += batch_loss * len(index)
+            index = index.to(device)
+            batch_loss, batch_correct = updates(tokens[index], labels[index])
+            total_loss += batch_loss.double() * len(index)
             correct += batch_correct
             seen += len(index)
-    return {"d_loss": total_loss / seen, "d_acc": correct / seen}
+    return {"d_loss": total_loss / seen, "d_acc": correct.double() / seen}

@@ -65,7 +65,7 @@ def complete_prefixes(
     batch, length = sequences.shape
     shape = (length - 1, n_rollouts, batch)
     prefix = sequences.expand(*shape[:2], batch, length).reshape(-1, length)  # ((T-1) * R * B, T)
-    lengths = torch.arange(1, length, device=sequences.device).view(-1, 1, 1).expand(shape).reshape(-1)
+    lengths = torch.arange(1, length).view(-1, 1, 1).expand(shape).reshape(-1)  # on the host: a schedule
     samples = policy.sample(len(prefix), rng, 1.0, prefix=prefix, batch_size=batch_size, prefix_lengths=lengths)
     return samples.tokens.view(*shape, length)
 

@@ -44,6 +44,7 @@ SWEEP_NAME = "cotbench.sweep_name"
 DATA_ROOT = "cotbench.data_root"
 HELP_GROUPS = "cotbench.help_groups"
 """The groups and their options, for `--help` (conf/config.yaml's `hydra.help.template`)."""
+LOCAL_JOBS = "cotbench.local_jobs"
 DATA_ENV = "COTBENCH_DATA"
 """Environment variable naming the data root; each dataset reads `<root>/<dataset.name>/`."""
 PROJECT_NAME = "cotbench"
@@ -177,10 +178,17 @@ def _help_groups() -> str:
     return help_groups()
 
 
+def local_jobs(jobs_per_gpu: int) -> int:
+    """`hydra/launcher=local`'s number of jobs (bench/devices.py:local_jobs; torch is imported only here)."""
+    from bench.devices import local_jobs as jobs
+
+    return jobs(int(jobs_per_gpu))
+
+
 def register_resolvers() -> None:
     """Make the `${cotbench.*:...}` resolvers known to OmegaConf (idempotent)."""
     resolvers = ((RUN_FOLDER, run_folder), (SWEEP_NAME, sweep_name), (DATA_ROOT, lambda: str(data_root())))
-    resolvers += ((HELP_GROUPS, _help_groups),)
+    resolvers += ((HELP_GROUPS, _help_groups), (LOCAL_JOBS, local_jobs))
     for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -6,7 +6,7 @@ keys that change the figures; they read them from here. Dotted keys name one fie
 
 from __future__ import annotations
 
-HOW_IT_RAN = ("progress", "device", "threads", "resume", "logger", "sweep", "paths")
+HOW_IT_RAN = ("progress", "device", "threads", "resume", "logger", "sweep", "paths", "cuda_graphs", "jobs_per_gpu")
 """Execution settings: where and how a run ran, never what it computes (a different data location is
 caught by the dataset's own paths, and its content by the data's sha256 in metrics.json)."""
 

@@ -130,6 +130,18 @@ class Config:
     sweep: str | None = None
     """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
     derived from the dataset and the overrides (bench/config/folders.py)."""
+    deterministic: bool = True
+    """Same config and seed, same numbers, on CUDA too: deterministic algorithms, cuBLAS's fixed
+    workspace, cuDNN without benchmarking, no TensorFloat-32 (bench/devices.py:execution_mode). false:
+    PyTorch's faster defaults, whose numbers may differ from run to run on a GPU. A CPU computes the
+    same numbers either way."""
+    cuda_graphs: bool = False
+    """CUDA only: replay the fixed-shape work (sampling chunks without EOS, the MLE, CoT and discriminator
+    updates) from CUDA graphs, one launch instead of hundreds per step; the same kernels, so the same
+    numbers (docs/gpu.md)."""
+    jobs_per_gpu: int = 1
+    """On a machine with several GPUs: runs per GPU. `hydra/launcher=local` starts this many jobs per GPU,
+    and each job process keeps a slot on one GPU (bench/gpu_slots.py)."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
@@ -143,6 +155,8 @@ class Config:
             raise ValueError(problem)
         if self.resume not in ("auto", "never"):
             raise ValueError(f"resume={self.resume!r}: must be auto or never")
+        if self.jobs_per_gpu < 1:
+            raise ValueError(f"jobs_per_gpu={self.jobs_per_gpu}: must be a positive integer")
         cores = visible_cores()
         if not 0 <= self.threads <= cores:
             raise ValueError(f"threads={self.threads}: must be between 0 (torch's default) and {cores} (visible cores)")

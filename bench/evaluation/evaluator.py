@@ -99,14 +99,3 @@ def saved_evaluation_parts(dataset_node: DictConfig, device: torch.device) -> tu
     if not isinstance(figures_node, DictConfig):
         raise BenchError("dataset.figures: missing from the saved config (a run of an older cotbench)")
     return dataset, build(figures_node, "dataset.figures", dataset, device)
-
-
-def figures_of(dataset: Dataset, device: torch.device) -> KindFigures:
-    """The figures the shipped config files name for a dataset of this kind, with their defaults: for
-    scripts that build a dataset by hand (benchmarks); a run builds them from its config instead."""
-    from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
-    from bench.evaluation.text import TextFigures, TextFiguresConfig
-
-    if dataset.kind == "synthetic":
-        return SyntheticFigures(SyntheticFiguresConfig(), dataset, device)
-    return TextFigures(TextFiguresConfig(), dataset, device)

@@ -18,8 +18,8 @@ import torch
 
 from bench.config.schema import EvalConfig
 from bench.datasets.synthetic import SyntheticConfig, build_synthetic
-from bench.evaluation.evaluator import Evaluator, figures_of
-from bench.evaluation.synthetic import SyntheticFigures
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
 from metrics.entropy import entropy_from_samples
 from metrics.prefix_jsd import prefix_jsd_monte_carlo
 from models import Generator, GeneratorConfig
@@ -41,7 +41,7 @@ def main(threads: int = 1, repeats: int = 3) -> dict[str, float]:
     dataset = build_synthetic(SyntheticConfig(n_train=2))
     torch.manual_seed(0)
     generator = Generator(dataset.space, GeneratorConfig(32, 32, init_std=0.1))
-    evaluator = Evaluator(EvalConfig(), dataset, 0, cpu, figures_of(dataset, cpu))
+    evaluator = Evaluator(EvalConfig(), dataset, 0, cpu, SyntheticFigures(SyntheticFiguresConfig(), dataset, cpu))
     figures: SyntheticFigures = evaluator.kind
     context = evaluator(generator, 0).context
     per_token = {

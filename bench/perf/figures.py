@@ -25,7 +25,8 @@ from algorithms.seqgan.discriminator import train_discriminator
 from algorithms.seqgan.rollout import complete_prefixes, rollout_rewards
 from bench.config.schema import EvalConfig
 from bench.datasets.base import Dataset
-from bench.evaluation.evaluator import Evaluator, figures_of
+from bench.evaluation.evaluator import Evaluator
+from bench.evaluation.synthetic import SyntheticFigures, SyntheticFiguresConfig
 from bench.perf.baselines import BATCH, PlainLM, plain_cot_iteration, plain_evaluation, plain_rewards
 from bench.perf.timing import Row, seconds, timed, verdict
 from models import Generator, GeneratorConfig
@@ -173,13 +174,8 @@ def seqgan_rewards(bench: Bench) -> list[Row]:
 
 def evaluation(bench: Bench) -> list[Row]:
     """A full synthetic evaluation (NLL_oracle, NLL_test, JSD and the rest) against the plain one."""
-    evaluator = Evaluator(
-        EvalConfig(n_samples=bench.sizes.n_eval),
-        bench.dataset,
-        0,
-        bench.device,
-        figures_of(bench.dataset, bench.device),
-    )
+    figures = SyntheticFigures(SyntheticFiguresConfig(), bench.dataset, bench.device)
+    evaluator = Evaluator(EvalConfig(n_samples=bench.sizes.n_eval), bench.dataset, 0, bench.device, figures)
     with torch.no_grad():
         ours = timed(lambda: evaluator(bench.generator, 0), bench.device, bench.repeats)
         oracle, model = PlainLM(bench.dataset.oracle.to(bench.device)), PlainLM(bench.generator)

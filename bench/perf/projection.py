@@ -58,6 +58,7 @@ def projection_rows(
     measured_samples: int,
     experiment: str = "paper_synthetic",
     n_train: int = 10_000,
+    label: str = "",
 ) -> list[Row]:
     """One row per algorithm: projected hours per seed on this machine, with the evaluation share checked."""
     cfg = experiment_config(experiment)
@@ -75,7 +76,8 @@ def projection_rows(
         share = evaluating / total
         rows.append(
             Row(
-                f"projected {experiment}, {name}, one seed ({steps:,} steps, {count:,} evaluations of {n_samples:,})",
+                f"projected {experiment}{label}, {name}, one seed "
+                f"({steps:,} steps, {count:,} evaluations of {n_samples:,})",
                 f"{total / 3600:.2f} h (training {training / 3600:.2f} h, evaluation {evaluating / 3600:.2f} h = "
                 f"{100 * share:.1f} %{scale})",
                 target=f"evaluation <= {100 * EVALUATION_SHARE:.0f} %",

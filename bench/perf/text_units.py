@@ -25,7 +25,7 @@ from algorithms.seqgan.discriminator import train_discriminator
 from bench.config.build import build
 from bench.config.schema import EvalConfig
 from bench.errors import BenchError
-from bench.evaluation.evaluator import Evaluator, figures_of
+from bench.evaluation.evaluator import Evaluator
 from bench.perf.baselines import BATCH
 from bench.perf.figures import Sizes
 from bench.perf.projection import experiment_config, projection_rows
@@ -80,7 +80,8 @@ def text_projection(experiment: str, data_root: Path, device: torch.device, repe
     )
     step["d_round"] = reference.d_epochs * math.ceil(2 * negatives / BATCH) * batch.median + step["sample"]
     n_samples = min(int(cfg.eval.n_samples), sizes.n_eval)
-    evaluator = Evaluator(EvalConfig(n_samples=n_samples), dataset, 0, device, figures_of(dataset, device))
+    figures = build(cfg.dataset.figures, "dataset.figures", dataset, device)
+    evaluator = Evaluator(EvalConfig(n_samples=n_samples), dataset, 0, device, figures)
     generator = Generator(dataset.space, model).to(device)
     with torch.no_grad():
         evaluation = timed(lambda: evaluator(generator, 0), device, 1, warmup=0).median

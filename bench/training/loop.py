@@ -4,7 +4,8 @@ Budget in steps; an evaluation at step 0, every `eval.every` steps, at the end o
 phased algorithm (SeqGAN) and at the end; a progress bar (bench/progress.py) naming the phase,
 saying when it evaluates, with the latest figures; one history row per evaluation carrying the
 mean of each logged loss since the previous evaluation, and every step's losses to `on_step`
-(an experiment tracker, bench/tracking.py).
+(an experiment tracker, bench/tracking.py). The losses stay on the device until they are read in
+batches (bench/training/losses.py): no step waits for the device.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 from algorithms.base import Algorithm
 from bench.errors import BenchError
 from bench.evaluation.evaluator import Evaluation, Evaluator
+from bench.training.losses import READ_EVERY, ReadOnAccess, StepLosses, read_losses
 from bench.training.progress import ProgressBar
 
 
@@ -61,20 +63,32 @@ class LoopState:
     the generated-data budget, beside steps and wall-clock; evaluation samples are not counted."""
     loss_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     loss_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    pending: list[tuple[int, StepLosses]] = field(default_factory=list)
+    """Steps whose losses are still on the device (read by `read_losses`)."""
 
-    def add_losses(self, losses: dict[str, float]) -> None:
-        for name, value in losses.items():
-            self.loss_sums[name] += value
-            self.loss_counts[name] += 1
+    def add_losses(self, step: int, losses: StepLosses) -> None:
+        self.pending.append((step, losses))
+
+    def read_losses(self) -> None:
+        """Read the pending losses and add them to the sums, step by step in order (as floats were added
+        when every step was read); the first non-finite one, by step, stops the run naming its step."""
+        for step, losses in read_losses(self.pending):
+            _check_finite(losses, step)
+            for name, value in losses.items():
+                self.loss_sums[name] += value
+                self.loss_counts[name] += 1
+        self.pending = []
 
     def mean_losses(self) -> dict[str, float]:
         """Mean of each logged figure over the steps since the last evaluation that logged it."""
+        self.read_losses()
         return {name: total / self.loss_counts[name] for name, total in self.loss_sums.items()}
 
     def reset_losses(self) -> None:
-        self.loss_sums, self.loss_counts = defaultdict(float), defaultdict(int)
+        self.loss_sums, self.loss_counts, self.pending = defaultdict(float), defaultdict(int), []
 
     def state_dict(self) -> dict[str, Any]:
+        self.read_losses()
         return {
             "step": self.step,
             "pending_phase": self.pending_phase,
@@ -125,14 +139,14 @@ def train(
     progress: bool = True,
     state: LoopState | None = None,
     stop_requested: Callable[[], str | None] = lambda: None,
-    on_step: Callable[[int, dict[str, float]], None] = lambda step, losses: None,
+    on_step: Callable[[int, Mapping[str, float]], None] = lambda step, losses: None,
 ) -> LoopState:
     """Run `algorithm` for `steps` steps, evaluating on schedule and reporting each row.
 
     `on_evaluation(row, evaluation, state)` receives every row (the run records it and checkpoints
     there). `stop_requested()` is polled between steps; when it names a signal the loop raises
     `StopRequested` with `state` consistent at a step boundary, so the caller can save it.
-    `on_step(step, losses)` receives each step's losses (an experiment tracker).
+    `on_step(step, losses)` receives each step's losses (an experiment tracker), read when it reads them.
     """
     state = state or LoopState()
     bar = ProgressBar(steps, state.step, eval_every, algorithm.schedule, enabled=progress)
@@ -140,6 +154,7 @@ def train(
 
     def stop_check() -> None:
         if signal_name := stop_requested():
+            state.read_losses()  # a run that diverged since the last read fails instead of saving
             raise StopRequested(signal_name, state.step)
 
     def evaluate(phase: str) -> None:
@@ -148,6 +163,7 @@ def train(
 
     def evaluate_now(phase: str) -> None:
         nonlocal clock
+        state.read_losses()
         state.pending_phase = phase
         evaluation = evaluator(algorithm.generator, state.step, stop_check)
         row = {"step": state.step, "phase": phase}
@@ -177,17 +193,20 @@ def train(
             started, started_cpu = time.perf_counter(), time.process_time()
             with bar.step(phase):
                 losses = algorithm.step()
+                state.add_losses(state.step + 1, losses)
+                # Also at the end of each phase, so that no row mixes two phases' losses; a row is
+                # labelled with the phase of the steps it summarises.
+                phase_ends = algorithm.phase != phase
+                done = state.step + 1 == steps or algorithm.finished or phase_ends
+                evaluates = (state.step + 1) % eval_every == 0 or done
+                if evaluates or (state.step + 1) % READ_EVERY == 0:
+                    state.read_losses()  # inside the clock: waiting for the device is the steps' time
             state.train_s += time.perf_counter() - started
             state.train_cpu_s += time.process_time() - started_cpu
             state.sequences += sequences_sampled(algorithm) - before
             state.step += 1
-            _check_finite(losses, state.step)
-            state.add_losses(losses)
-            on_step(state.step, losses)
-            # Also at the end of each phase, so that no row mixes two phases' losses; a row is
-            # labelled with the phase of the steps it summarises.
-            phase_ends = algorithm.phase != phase
-            if state.step % eval_every == 0 or state.step == steps or algorithm.finished or phase_ends:
+            on_step(state.step, ReadOnAccess(losses))
+            if evaluates:
                 evaluate(phase)
     finally:
         bar.close()

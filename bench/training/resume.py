@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from bench.config.build import check_saved_targets, targets_in
 from bench.config.keys import RESUMABLE, without_keys
 from bench.datasets.base import Dataset
 from bench.provenance import changed_files
+from bench.seeds import CUDA_GLOBAL_STREAM, RUN_STREAM, derived_seed
 from bench.training import checkpoint
 from bench.training.checkpoint import CheckpointError
 from bench.training.loop import LoopState
@@ -70,18 +71,48 @@ def first_difference(saved: dict[str, Any], current: dict[str, Any], prefix: str
 
 
 def rng_state(rng: torch.Generator) -> dict[str, Any]:
-    """The run's own stream and torch's global ones (dropout draws from the global CPU/CUDA RNG)."""
-    state = {"run": rng.get_state(), "torch": torch.get_rng_state()}
+    """The run's own stream (and the device it lives on) and torch's global ones (dropout draws from
+    the global CPU or CUDA RNG)."""
+    state = {"run": rng.get_state(), "run_device": rng.device.type, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_rng(rng: torch.Generator, state: dict[str, Any]) -> None:
-    rng.set_state(state["run"])
+def restore_rng(rng: torch.Generator, state: dict[str, Any], seed: int, step: int) -> list[dict[str, Any]]:
+    """Restore the streams saved by `rng_state`; return what could not be restored and was re-seeded.
+
+    A stream's state only fits a generator of the device type that saved it (a CPU generator's
+    state is its whole Mersenne Twister, a CUDA one's a seed and an offset). A run resumed on another
+    device (a CPU checkpoint with device=cuda, or back) therefore re-seeds its sampling stream from
+    (seed, step), and the global CUDA stream likewise when the checkpoint has none for this machine's
+    GPUs: the continuation is as reproducible as any run, though not the one the first device would
+    have drawn. Each re-seeding is returned (stream, from, to, step) for metrics.json.
+    """
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    changes = []
+    saved_device = state.get("run_device") or stream_device(state["run"])
+    if saved_device == rng.device.type:
+        rng.set_state(state["run"])
+    else:
+        rng.manual_seed(derived_seed(seed, step, RUN_STREAM))
+        changes.append({"stream": "run", "from": saved_device, "to": rng.device.type, "step": step})
+    saved_cuda = state.get("cuda")
+    if not torch.cuda.is_available():
+        return changes
+    if saved_cuda is not None and len(saved_cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(saved_cuda)
+    elif rng.device.type == "cuda":  # only a CUDA run draws from it
+        torch.cuda.manual_seed_all(derived_seed(seed, step, CUDA_GLOBAL_STREAM))
+        where = "a machine without CUDA" if saved_cuda is None else f"{len(saved_cuda)} GPUs"
+        here = f"{torch.cuda.device_count()} GPUs"
+        changes.append({"stream": "cuda_global", "from": where, "to": here, "step": step})
+    return changes
+
+
+def stream_device(saved: torch.Tensor) -> str:
+    """The device type of a generator whose state is `saved` (for checkpoints that did not record it)."""
+    return "cpu" if saved.numel() == torch.Generator().get_state().numel() else "cuda"
 
 
 def discard_previous(run_dir: Path) -> None:
@@ -149,6 +180,8 @@ class Checkpointer:
     algorithm: Algorithm
     rng: torch.Generator
     record: RunRecord
+    rng_reseeded: list[dict[str, Any]] = field(default_factory=list)
+    """Random streams that could not be restored on this device and were re-seeded (`restore_rng`)."""
 
     @property
     def path(self) -> Path:
@@ -170,10 +203,12 @@ class Checkpointer:
         checkpoint.save(self.path, payload)
 
     def restore(self, saved: dict[str, Any]) -> LoopState:
-        """Load the algorithm, RNG and history from `saved`; the loop state to continue from."""
+        """Load the algorithm, RNG and history from `saved`; the loop state to continue from.
+        Streams re-seeded because the device changed are listed in `rng_reseeded`."""
         try:
             self.algorithm.load_state_dict(saved["algorithm"])
-            restore_rng(self.rng, saved["rng"])
+            seed, step = int(self.config.get("seed", 0)), int(saved["loop"]["step"])
+            self.rng_reseeded = restore_rng(self.rng, saved["rng"], seed, step)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             lines = str(error).strip().splitlines()
             what = f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__

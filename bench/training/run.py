@@ -22,7 +22,7 @@ from algorithms.base import Algorithm, TrainingContext
 from bench.config.build import call_target, import_target
 from bench.config.spec import RunSpec
 from bench.datasets.base import Dataset
-from bench.devices import resolve_device, use_threads
+from bench.devices import execution_mode, execution_record, resolve_device, use_threads
 from bench.errors import BenchError
 from bench.evaluation.catalogue import CLOCKS, SELECTION, best_evaluation, headline
 from bench.evaluation.evaluator import Evaluation, Evaluator
@@ -43,10 +43,16 @@ log = logging.getLogger(__name__)
 
 def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
     """Train and evaluate as `spec` says, writing everything under `run_dir`; return the final figures."""
-    device = resolve_device(spec.root.device)
+    device = resolve_device(spec.root.device, jobs_per_gpu=spec.root.jobs_per_gpu)
+    if spec.root.cuda_graphs and device.type != "cuda":
+        raise BenchError(f"cuda_graphs=true: needs a CUDA device (this run's device is {device})")
     use_threads(spec.root.threads)
     check_run_folder(Path(run_dir), spec)  # a folder that is not this run's: refused before even its lock
-    with RunLock(Path(run_dir)) as lock, _job_log(lock.run_dir, spec.job_name):
+    with (
+        execution_mode(device, spec.root.deterministic),
+        RunLock(Path(run_dir)) as lock,
+        _job_log(lock.run_dir, spec.job_name),
+    ):
         final = _built(lambda: _run_locked(spec, device, lock.run_dir))
         step = f"step {final.get('step')}: " if "step" in final else ""
         log.info("%s %s: %s%s", read_status(lock.run_dir), lock.run_dir, step, headline(final, brief=True))
@@ -70,6 +76,9 @@ def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str,
     if state is None:  # complete: never touched again
         return dict(saved["final"])
     meta = _meta(spec, dataset, device, saved, state) | {"code": code, "machine": machine_record()}
+    meta["execution"] = execution_record(device, spec.root.deterministic, spec.root.cuda_graphs)
+    if checkpointer.rng_reseeded:  # resumed on another device: streams that could not be restored
+        meta["rng_reseeded"] = checkpointer.rng_reseeded
     record.start(yaml.safe_dump(spec.resolved, sort_keys=False), meta)
     what = (run_dir, spec.name, dataset.name, spec.root.seed, steps, device)
     log.info("run %s: %s on %s, seed %d, %d steps, device %s", *what)
@@ -83,11 +92,11 @@ def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str,
 
 
 def build_run(spec: RunSpec, device: torch.device, rng: torch.Generator) -> tuple[Dataset, Algorithm]:
-    """The dataset, then the shared generator (initialised from the seeded global RNG), then the
-    algorithm that trains it."""
+    """The dataset, then the shared generator (initialised on the CPU from the seeded global RNG, then
+    moved: the same initial weights on every device), then the algorithm that trains it."""
     dataset = call_target(import_target(spec.dataset.target), spec.dataset.config, "dataset")
     generator = Generator(dataset.space, spec.root.model).to(device)
-    context = TrainingContext(generator, dataset.train.to(device), rng, device)
+    context = TrainingContext(generator, dataset.train.to(device), rng, device, capture=spec.root.cuda_graphs)
     return dataset, call_target(import_target(spec.algorithm.target), spec.algorithm.config, "algorithm", context)
 
 
