@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -82,6 +83,9 @@ def job(cfg: DictConfig) -> None:
             return
         raise Reported(stop) if isinstance(stop, StopRequested) else stop from None
     except BenchError as error:
+        from bench.training.preflight import remove_if_unstarted
+
+        remove_if_unstarted(run_dir, str(hydra_config.job.name))  # refused before it started: no debris
         if hydra_config.mode == RunMode.RUN:
             raise Reported(error) from error
         raise
@@ -92,11 +96,15 @@ def _first_line(error: BaseException) -> str:
     return lines[0].strip() if lines else type(error).__name__
 
 
-def one_line(error: BaseException) -> str:
-    """The user-facing summary of an error raised while composing or running."""
+def one_line(error: BaseException, overrides: Sequence[str] = ()) -> str:
+    """The user-facing summary of an error raised while composing or running; a near miss on the
+    command line (`overrides`) also says what was probably meant (bench.config.suggest)."""
+    from bench.config.suggest import near_miss, unknown_option_hint
+
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
         group, _, name = error.missing_cfg_file.rpartition("/")
-        return f"{group}={name}: unknown {group.split('/')[-1]} (available: {', '.join(error.options)})"
+        hint = unknown_option_hint(name, error.options)
+        return f"{group}={name}: unknown {group.split('/')[-1]} (available: {', '.join(error.options)}){hint}"
     if isinstance(error, OSError):
         return describe(error)
     message = _first_line(error)
@@ -104,8 +112,8 @@ def one_line(error: BaseException) -> str:
     if isinstance(cause, OmegaConfBaseException):
         prefix = "Error merging override "
         message = message[len(prefix) :] if message.startswith(prefix) else message.rstrip(".")
-        return f"{message}: {_first_line(cause)}"
-    return message
+        message = f"{message}: {_first_line(cause)}"
+    return near_miss(message, overrides) or message
 
 
 def _stop_sweep_workers(kill: bool) -> None:
@@ -115,6 +123,13 @@ def _stop_sweep_workers(kill: bool) -> None:
     executor = getattr(executors, "_executor", None)
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=kill)
+
+
+def _summarise_stopped_sweep() -> None:
+    """A sweep that stopped early (a run failed, a signal) still says what it has and what it lacks."""
+    summary = sys.modules.get("bench.training.sweep_summary")
+    if summary is not None:
+        summary.write_pending()
 
 
 def _exit(status: int, line: str | None = None) -> None:
@@ -139,6 +154,7 @@ def cli() -> None:
             raise
         finally:
             _stop_sweep_workers(kill=False)
+            _summarise_stopped_sweep()
     except StopRequested as stop:
         _exit(stop.exit_code, f"{stop}; checkpoint saved, run the same command to resume")
     except KeyboardInterrupt as interrupt:
@@ -149,7 +165,7 @@ def cli() -> None:
     except (BenchError, HydraException, OmegaConfBaseException, OSError) as error:
         if full_traceback:
             raise
-        _exit(getattr(error, "exit_code", 2), f"error: {one_line(error)}")
+        _exit(getattr(error, "exit_code", 2), f"error: {one_line(error, sys.argv[1:])}")
     except Exception as error:
         if full_traceback:
             raise

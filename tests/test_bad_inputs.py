@@ -37,7 +37,7 @@ def not_complete(run_dir: Path) -> bool:
         (["eval.temperature=0"], "eval.temperature=0.0: must be a finite number > 0"),
         (["nokey=3"], "Could not override 'nokey': Key 'nokey' not in 'Config'"),
         # a misspelt experiment is an error listing the available ones, not a default run
-        (["experiment=smok"], "experiment=smok: unknown experiment (available: mid_synthetic, paper_coco, "),
+        (["experiment=smok"], "experiment=smok: unknown experiment (available: long_synthetic, mid_ablations, "),
         # a field of the chosen algorithm's dataclass is known without a `+`; a typo is not
         (["algorithm=seqgan", "algorithm.d_lr=-1"], "algorithm.d_lr=-1.0: must be > 0"),
         (["algorithm=seqgan", "algorithm.d_epoch=3"], "Could not override 'algorithm.d_epoch'"),

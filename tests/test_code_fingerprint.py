@@ -11,7 +11,7 @@ import pytest
 from bench import provenance
 from bench.errors import BenchError
 from bench.training import checkpoint
-from bench.training.records import CHECKPOINT
+from bench.training.records import CHECKPOINT, file_record
 from bench.training.run import run
 from tests.conftest import compose_spec
 
@@ -55,6 +55,8 @@ def test_a_run_made_by_other_code_is_neither_continued_nor_called_complete(tmp_p
     saved["code"]["files"]["algorithms/mle.py"] = "0" * 64  # as if mle.py had changed since
     saved["code"]["fingerprint"] = provenance.code_fingerprint(saved["code"]["files"])
     checkpoint.save(tmp_path / CHECKPOINT, {k: v for k, v in saved.items() if k != "format"})
+    metrics = json.loads((tmp_path / "metrics.json").read_text())  # the run as that code completed it
+    (tmp_path / "metrics.json").write_text(json.dumps({**metrics, "files": file_record(tmp_path)}))
     before = (tmp_path / "metrics.json").read_text()
     overrides = [o for o in TINY if not o.startswith("train.steps")] + [budget]
     with pytest.raises(BenchError, match=r"made by other code \(changed since: algorithms/mle\.py\); resume=never"):

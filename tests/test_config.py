@@ -144,7 +144,7 @@ def test_run_folder_names_siblings_and_leaves_out_the_budget(
 
 def test_help_and_job_are_named_cotbench(cli_in_process) -> None:
     result = cli_in_process("--help")
-    assert result.status == 0 and result.out.startswith("cotbench is powered by Hydra")
+    assert result.status == 0 and result.out.startswith("cotbench: a benchmark of discrete sequence generators")
     cfg = cli_in_process("--cfg", "hydra", "--package", "hydra.job")
     assert "name: cotbench" in cfg.out
 

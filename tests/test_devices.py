@@ -21,7 +21,7 @@ from bench.devices import execution_mode, jobs_for
 from bench.gpu_slots import claim_slot
 from bench.perf import main as perf_main
 from bench.training import checkpoint
-from bench.training.records import CHECKPOINT
+from bench.training.records import CHECKPOINT, file_record
 from bench.training.resume import stream_device
 from bench.training.run import run
 from models import Generator, GeneratorConfig, SequenceSpace
@@ -97,6 +97,8 @@ def checkpoint_from_another_device(run_dir: Path, saved_device: str | None) -> N
     else:
         saved["rng"]["run_device"] = saved_device
     checkpoint.save(run_dir / CHECKPOINT, {key: value for key, value in saved.items() if key != "format"})
+    metrics = json.loads((run_dir / "metrics.json").read_text())  # the run as that device completed it
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "files": file_record(run_dir)}))
 
 
 @pytest.mark.parametrize("recorded", ["cuda", None])

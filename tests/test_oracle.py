@@ -154,3 +154,39 @@ def test_a_protocol_2_pickle_of_plain_arrays_is_admitted_and_one_calling_anythin
     with pytest.raises(BenchError, match="refusing to load global"):
         build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={hostile}").dataset, "dataset")
     assert not marker.exists()
+
+
+def test_a_protocol_5_pickle_of_plain_arrays_is_admitted_and_anything_else_in_it_is_refused(tmp_path: Path) -> None:
+    arrays = seqgan_arrays(6, 8)
+    oracle = tmp_path / "oracle_p5.pkl"
+    oracle.write_bytes(pickle.dumps(arrays, protocol=5))
+    assert b"_frombuffer" in oracle.read_bytes()  # protocol 5 rebuilds an array from its bytes
+    dataset = build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}").dataset, "dataset")
+    assert torch.equal(dataset.oracle.out.bias, torch.from_numpy(arrays[14]))
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    hostile = tmp_path / "hostile_p5.pkl"
+    hostile.write_bytes(pickle.dumps([*arrays[:14], Payload()], protocol=5))
+    with pytest.raises(BenchError, match="refusing to load global posix.system"):
+        load_numpy_pickle(hostile)
+    assert not marker.exists()
+
+
+def test_a_protocol_5_array_call_with_anything_but_numeric_bytes_is_refused(tmp_path: Path) -> None:
+    """`_frombuffer` is admitted as the one call protocol 5 makes, and only with bytes, a numeric dtype and a shape."""
+    forged = tmp_path / "forged.pkl"
+
+    class ObjectArray:  # pickles as numpy's _frombuffer called with an object dtype
+        def __reduce__(self):
+            from numpy._core.numeric import _frombuffer
+
+            return (_frombuffer, (b"\0" * 8, np.dtype(object), (1,), "C"))
+
+    forged.write_bytes(pickle.dumps([ObjectArray()], protocol=5))
+    with pytest.raises(OracleFileError, match="refusing an array of dtype object"):
+        load_numpy_pickle(forged)

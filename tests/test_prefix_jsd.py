@@ -163,6 +163,8 @@ def test_a_run_records_every_figure_and_the_prefix_curve_and_resume_never_duplic
 
     resumed = tmp_path / "resumed"
     run(compose_spec(*RUN, "train.steps=4"), resumed)
+    metrics = json.loads((resumed / "metrics.json").read_text())  # killed after writing rows it never saved
+    (resumed / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
     with (resumed / "prefix_jsd.csv").open("a") as stream:  # rows the checkpoint does not know of
         stream.write("4,1,0.5,0.0,True\n")
     run(compose_spec(*RUN, "train.steps=6"), resumed)

@@ -1,5 +1,6 @@
 """A run folder is written by one process at a time, never through a symbolic link, never as the
-current folder by accident, and left without stray temporary files."""
+current folder by accident, never over something that is not its own run, and left without stray
+temporary files; a refused command leaves no folder behind."""
 
 from __future__ import annotations
 
@@ -91,3 +92,67 @@ def test_temporary_files_left_by_an_interrupted_write_are_removed_on_the_next_st
     run(compose_spec(*QUICK), tmp_path)
     assert not any(path.exists() for path in stale)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("override", ["train.steps=-5", "eval.every=0", "algorithm.lr=nan", "seed=-1"])
+def test_a_refused_value_leaves_no_folder_behind(tmp_path: Path, cli_in_process, override: str) -> None:
+    status, _, err = cli_in_process(*QUICK, override, f"hydra.run.dir={tmp_path / 'new' / 'run'}")
+    assert status == 2 and err.startswith("error: ")
+    assert list(tmp_path.iterdir()) == []  # not even the parent Hydra would have made
+
+
+def test_missing_data_takes_away_the_folders_this_command_made_and_never_one_that_existed(
+    tmp_path: Path, cli_in_process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COTBENCH_DATA", str(tmp_path / "no-data"))
+    text = ("dataset=coco", "train.steps=2", "eval.every=2", "progress=false")
+    status, _, err = cli_in_process(*text, f"hydra.run.dir={tmp_path / 'made' / 'here'}")
+    assert status == 2 and "no such file" in err and "python -m bench.data fetch coco" in err
+    assert not (tmp_path / "made").exists()  # the run failed before it started: its folders go too
+    existing = tmp_path / "existing"
+    (existing / "inside").mkdir(parents=True)
+    status, _, _ = cli_in_process(*text, f"hydra.run.dir={existing / 'inside'}")
+    assert status == 2 and (existing / "inside").is_dir()  # a folder that existed stays
+
+
+def foreign_folder(folder: Path) -> dict[str, str]:
+    """A folder holding another program's config.yaml, metrics.json and history.csv."""
+    files = {"config.yaml": "learning_rate: 3\n", "metrics.json": '{"accuracy": 0.9}\n', "history.csv": "epoch\n1\n"}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return files
+
+
+@pytest.mark.parametrize("resume", ["resume=auto", "resume=never"])
+def test_a_folder_holding_something_else_is_refused_and_left_as_it_was(
+    tmp_path: Path, cli_in_process, resume: str
+) -> None:
+    files = foreign_folder(tmp_path)
+    status, _, err = cli_in_process(*QUICK, resume, f"hydra.run.dir={tmp_path}")
+    assert status == 2
+    assert one_error_line(err) == (
+        f"error: {tmp_path}: holds history.csv, metrics.json, config.yaml of something that is not a cotbench run; "
+        "choose another folder (hydra.run.dir=...), or empty this one"
+    )
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == files  # not even a lock or .hydra/ added
+
+
+def test_a_folder_holding_another_run_is_refused_naming_the_difference_also_with_resume_never(tmp_path: Path) -> None:
+    run(compose_spec(*QUICK, "algorithm.lr=0.03"), tmp_path)
+    (tmp_path / "checkpoint.pt").unlink()  # no checkpoint to compare: its config.yaml says whose run it is
+    for resume in ("resume=auto", "resume=never"):
+        with pytest.raises(BenchError, match=r"holds another run: algorithm.lr=0.02 \(its config.yaml has 0.03\)"):
+            run(compose_spec(*QUICK, "algorithm.lr=0.02", resume), tmp_path)
+    assert run(compose_spec(*QUICK, "algorithm.lr=0.03", "resume=never"), tmp_path)["step"] == 4  # its own config
+
+
+def test_an_empty_folder_or_one_with_only_other_files_is_used_and_the_other_files_kept(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run(compose_spec(*QUICK), empty)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine\n")
+    run(compose_spec(*QUICK), notes)
+    assert (notes / "notes.txt").read_text() == "mine\n" and (notes / "metrics.json").is_file()

@@ -36,8 +36,9 @@ def test_every_sweep_has_a_name(overrides: list[str], expected: str) -> None:
 def test_an_unnamed_sweep_is_named_after_its_dataset_and_overrides() -> None:
     overrides = ["seed=0,1", "algorithm=mle", "eval.n_samples=500", "train.steps=50", "+steps_by_algorithm.mle=5"]
     overrides += ["threads=2", "logger.every=5"]  # how it ran: never in a name
-    assert sweep_name(None, None, "synthetic_tiny", overrides) == "synthetic_tiny,eval.n_samples=500"
-    assert sweep_name(None, None, "synthetic_tiny", ["algorithm.lr=0.1"]) == "synthetic_tiny,algorithm.lr=0.1"
+    assert sweep_name(None, None, "synthetic_tiny", overrides) == "synthetic_tiny__eval.n_samples-500"
+    assert sweep_name(None, None, "synthetic_tiny", ["algorithm.lr=0.1,0.2"]) == "synthetic_tiny__algorithm.lr-0.1+0.2"
+    assert sweep_name(None, None, "synthetic", ["dataset=coco,synthetic_tiny"]) == "coco+synthetic_tiny"
     assert sweep_name(None, "None", "coco", []) == "coco"
     assert sweep_name("x", "smoke", "coco", ["a=1"]) == "x"
 

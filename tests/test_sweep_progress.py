@@ -13,24 +13,29 @@ SWEEP = ("-m", "dataset=synthetic_tiny", "dataset.vocab_size=4", "dataset.seq_le
 LINE = re.compile(r"^\[(\d)/(\d)\] mle/synthetic_tiny/seed(\d)([,/]\S+)?: (.+) in \d+:\d\d$")
 
 
-def samples_override(folder_suffix: str | None) -> str:
-    """The `eval.n_samples=...` part of a run folder's name."""
-    return next(o for o in (folder_suffix or "").replace("/", ",").split(",") if o.startswith("eval.n_samples"))
-
-
 def finished_lines(stdout: str) -> list[re.Match]:
     return [match for line in stdout.splitlines() if (match := LINE.match(line.strip()))]
 
 
 def test_each_finished_run_prints_k_of_n_name_status_and_wall_time(tmp_path: Path, cli_in_process) -> None:
-    overrides = (*SWEEP, "seed=0,1", "train.steps=3", "eval.n_samples=50,1", "progress=false")
+    oracles = "dataset.oracle_path=null,/no/such/oracle.pkl"  # the second fails when its data are read
+    overrides = (*SWEEP, "seed=0,1", "train.steps=3", "eval.n_samples=50", oracles, "progress=false")
     _, out, _ = cli_in_process(*overrides, f"hydra.sweep.dir={tmp_path}")
     lines = finished_lines(out)
     assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")], out
-    statuses = {(m[3], samples_override(m[4])): m[5] for m in lines}
-    assert statuses[("0", "eval.n_samples=50")] == "complete" and statuses[("1", "eval.n_samples=50")] == "complete"
-    assert statuses[("0", "eval.n_samples=1")] == "failed (eval.n_samples=1: must be at least 2)"
+    statuses = {(m[3], "oracle_path=sha256-" in (m[4] or "")): m[5] for m in lines}
+    assert statuses[("0", False)] == "complete" and statuses[("1", False)] == "complete"
+    assert statuses[("0", True)] == "failed (dataset.oracle_path=/no/such/oracle.pkl: no such file)"
     assert (tmp_path / "sweep_progress.log").read_text().splitlines() == [m[0] for m in lines]
+
+
+def test_a_sweep_with_a_bad_value_in_any_job_is_refused_before_anything_is_written(
+    tmp_path: Path, cli_in_process
+) -> None:
+    overrides = (*SWEEP, "seed=0,1", "train.steps=3", "eval.n_samples=50,1", "progress=false")
+    status, out, err = cli_in_process(*overrides, f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert status == 2 and err.strip() == "error: eval.n_samples=1: must be at least 2"
+    assert not finished_lines(out) and not (tmp_path / "sweep").exists()
 
 
 @pytest.mark.slow

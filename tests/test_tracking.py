@@ -124,3 +124,41 @@ def test_wandb_runs_offline_into_the_run_folder(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("WANDB_SILENT", "true")
     run(compose_spec(*TINY, "logger=wandb"), tmp_path)
     assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+def hparams_written(run_dir: Path) -> tuple[dict, list[str]]:
+    """The hyperparameters and metric tags in the run's HParams data, as TensorBoard's plugin reads them."""
+    from google.protobuf.json_format import MessageToDict
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    content = accumulator.PluginTagToContent("hparams")
+    session = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    values = {key: MessageToDict(value) for key, value in session.hparams.items()}
+    return values, [info.name.tag for info in experiment.metric_infos]
+
+
+def test_tensorboard_shows_the_config_in_its_hparams_and_text_tabs(tmp_path: Path) -> None:
+    run(compose_spec(*TINY, "logger=tensorboard", "algorithm.lr=0.02", "model.hidden_dim=12"), tmp_path)
+    values, metrics = hparams_written(tmp_path)
+    assert values["algorithm.lr"] == 0.02 and values["model.hidden_dim"] == 12 and values["seed"] == 0
+    assert values["algorithm._target_"] == "algorithms.mle.MLE" and values["dataset.oracle_path"] == "null"
+    assert "history/nll_oracle" in metrics and "history/g_loss" in metrics
+    assert "history/nll_oracle" in read_scalars(tmp_path)  # the metric the HParams tab shows beside them
+    accumulator = EventAccumulator(str(tmp_path))
+    accumulator.Reload()
+    assert "config/text_summary" in accumulator.Tags()["tensors"]
+
+
+def test_a_resumed_run_keeps_one_set_of_hparams(tmp_path: Path) -> None:
+    run(compose_spec(*TINY, "logger=tensorboard"), tmp_path)
+    run(compose_spec(*TINY, "logger=tensorboard", "train.steps=11"), tmp_path)
+    sessions = sum(
+        value.tag == "_hparams_/session_start_info"
+        for path in tmp_path.glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        for value in event.summary.value
+    )
+    assert sessions == 1

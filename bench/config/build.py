@@ -13,6 +13,7 @@ config files name, or ones the user trusts by name. One check for every reader (
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -23,11 +24,14 @@ from typing import Any
 
 import yaml
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.errors import BenchError
 
+INT64_MAX = 2**63 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32: a config float beyond it overflows the moment torch uses it."""
 NODE_ONLY_KEYS = ("_target_", "figures")
 """Keys a node may carry beside its dataclass's fields (validated apart)."""
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
@@ -70,13 +74,33 @@ def validated(node: DictConfig | dict, schema: type, group: str) -> Any:
     try:
         values = {key: node[key] for key in node if key not in skipped}
         merged = OmegaConf.merge(OmegaConf.structured(schema), values)
+        check_magnitudes(merged, group)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None)
         where = f"{group}.{key}" if key else group
         raise BenchError(f"{where}: {_first_line(error)}") from None
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise BenchError(_first_line(error)) from None
+
+
+def check_magnitudes(node: Any, where: str) -> None:
+    """Refuse a number no computation can hold, before any range check meets it: an integer beyond
+    64 bits (`eval.every=1e30` as an integer) or a float beyond float32 (`algorithm.lr=1e300`), naming
+    the field. The root `seed` has its own range (up to 2**64 - 1) and is left to it."""
+    mapping = isinstance(node, dict | DictConfig)
+    for key, value in node.items() if mapping else enumerate(node):
+        name = (f"{where}.{key}" if where != "config" else str(key)) if mapping else f"{where}[{key}]"
+        if name == "seed":
+            continue
+        if isinstance(value, DictConfig | ListConfig | dict | list):
+            check_magnitudes(value, name)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+            raise ValueError(f"{name}={value}: must be at most {INT64_MAX} in magnitude (a 64-bit integer)")
+        elif isinstance(value, float) and math.isfinite(value) and abs(value) > FLOAT32_MAX:
+            raise ValueError(
+                f"{name}={value:g}: must be at most {FLOAT32_MAX:.4g} in magnitude (torch computes in float32)"
+            )
 
 
 def build(node: DictConfig, group: str, *args: Any) -> Any:

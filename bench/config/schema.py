@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
 from bench.config.build import config_class_of, import_target
+from bench.config.folders import folder_name_problem
 from bench.devices import DEVICE_PATTERN, DEVICES, visible_cores
 from models import GeneratorConfig
 from models.checks import check_finite
@@ -29,6 +30,12 @@ from models.checks import check_finite
 __all__ = ["CONF_DIR", "Config", "EvalConfig", "TrainConfig", "compose_config", "register_configs"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+MAX_EVAL_SAMPLES = 100_000_000
+"""More samples per evaluation than any run can hold in memory: refused up front, naming the value."""
+TEMPERATURES = (1e-4, 1e4)
+"""The evaluation temperatures allowed: beyond them, logits / tau overflow or vanish in float32."""
+SEEDS = 2**64 - 1
+"""The largest seed: torch seeds its generators with 64 bits."""
 SCHEMA_GROUPS = ("algorithm", "dataset", "logger")
 """Config groups whose files name a `_target_` and extend its config dataclass's schema node."""
 
@@ -65,9 +72,17 @@ class EvalConfig:
             raise ValueError(f"eval.every={self.every}: must be a positive integer")
         if self.n_samples < 2:
             raise ValueError(f"eval.n_samples={self.n_samples}: must be at least 2")
+        if self.n_samples > MAX_EVAL_SAMPLES:
+            raise ValueError(f"eval.n_samples={self.n_samples}: must be at most {MAX_EVAL_SAMPLES:,} (per evaluation)")
         check_finite(self, "eval")
         if not self.temperature > 0:
             raise ValueError(f"eval.temperature={self.temperature}: must be a finite number > 0")
+        if not TEMPERATURES[0] <= self.temperature <= TEMPERATURES[1]:
+            low, high = TEMPERATURES
+            raise ValueError(
+                f"eval.temperature={self.temperature}: must be between {low:g} and {high:g} "
+                "(logits / temperature must stay finite in float32)"
+            )
         if self.n_saved_samples is not None and self.n_saved_samples < 0:
             raise ValueError(f"eval.n_saved_samples={self.n_saved_samples}: must be >= 0")
 
@@ -137,6 +152,10 @@ class Config:
         for name, steps in self.steps_by_algorithm.items():
             if steps < 1:
                 raise ValueError(f"steps_by_algorithm.{name}={steps}: must be a positive integer")
+        if not 0 <= self.seed <= SEEDS:
+            raise ValueError(f"seed={self.seed}: must be between 0 and {SEEDS} (torch seeds with 64 bits)")
+        if self.sweep is not None and (problem := folder_name_problem(self.sweep, "sweep")):
+            raise ValueError(problem)
         if self.resume not in ("auto", "never"):
             raise ValueError(f"resume={self.resume!r}: must be auto or never")
         if self.jobs_per_gpu < 1:

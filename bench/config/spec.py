@@ -9,7 +9,7 @@ budget, and keeps the resolved config as plain data for config.yaml and for resu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.config.build import config_class_of, resolve_target, validated
+from bench.config.folders import folder_name_problem
 from bench.config.schema import CONF_DIR, Config, compose_with_hydra
 from bench.errors import BenchError
 
@@ -64,10 +65,27 @@ def _component(node: Any, group: str) -> Component:
     return Component(str(node["_target_"]), validated(node, config_class_of(target), group))
 
 
+def check_choices(choices: Mapping[str, Any]) -> None:
+    """Refuse a config group choice that climbs folders (`experiment=nope/../smoke` would load smoke, and
+    a choice names the run's folders): each part of a choice is a config file or folder name."""
+    for group, choice in choices.items():
+        if choice is not None and any(part in ("", ".", "..") for part in str(choice).split("/")):
+            raise BenchError(f"{group}={choice}: a config name may not contain '..', '.' or empty parts")
+
+
+def check_job_name(job_name: str) -> None:
+    """`hydra.job.name` names the run's log file (`<name>.log`) and cluster jobs: one plain file name."""
+    problem = folder_name_problem(job_name, "hydra.job.name")
+    if problem or job_name.startswith("."):
+        raise BenchError((problem or f"hydra.job.name={job_name!r}: may not start with '.'").replace("folder", "file"))
+
+
 def resolve_spec(
     cfg: DictConfig, name: str, hydra_files: Sequence[tuple[str, str]] = (), job_name: str | None = None
 ) -> RunSpec:
     """Validate `cfg` (composed, without Hydra's node) into a `RunSpec` for the algorithm choice `name`."""
+    if job_name is not None:
+        check_job_name(job_name)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     algorithm = _component(cfg.get("algorithm"), "algorithm")
     dataset = _component(cfg.get("dataset"), "dataset")
@@ -101,5 +119,6 @@ def without_hydra(cfg: DictConfig) -> DictConfig:
 def compose_spec(overrides: Sequence[str] = (), config_dir: Path = CONF_DIR) -> RunSpec:
     """The `RunSpec` of `python -m bench OVERRIDES...` (for scripts and tests that call `run()` directly)."""
     cfg = compose_with_hydra(overrides, config_dir)
+    check_choices(cfg.hydra.runtime.choices)
     name = str(cfg.hydra.runtime.choices.algorithm)
     return resolve_spec(without_hydra(cfg), name)

@@ -1,8 +1,9 @@
 """Load SeqGAN's oracle parameter pickles without executing code, and map them onto our LSTM.
 
 The pickles are third-party files. `pickle.load` would call any global they name; the restricted
-unpickler below admits only what numpy needs to rebuild plain arrays, and we then check that the
-result is the 15 float arrays of docs/design.md §2 with the expected shapes.
+unpickler below admits only what numpy needs to rebuild plain numeric arrays (in protocol 2 as the
+reference files are, and in protocol 5 as Python 3.8 and later write them), and we then check that
+the result is the 15 float arrays of docs/design.md §2 with the expected shapes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def _numpy_reconstruct():
 
 
 _RECONSTRUCT_NAMES = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+_FROMBUFFER_NAMES = {("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+"""What protocol-5 pickles (Python 3.8's default for numpy arrays) call to rebuild an array from its bytes."""
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -47,6 +50,20 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _array_from_bytes(buffer: object, dtype: object, shape: object, order: object = "C") -> np.ndarray:
+    """What protocol-5 pickles call (`numpy._core.numeric._frombuffer`) to rebuild an array from its
+    bytes, admitted only for numbers: bytes in, a numeric dtype, a shape of whole numbers, C or F order."""
+    if not isinstance(buffer, bytes | bytearray | pickle.PickleBuffer) or not isinstance(dtype, np.dtype):
+        raise UnsafePickleError(
+            "refusing _frombuffer with anything but bytes and a dtype: only numpy arrays are allowed"
+        )
+    if dtype.kind not in "biuf" or dtype.hasobject:
+        raise UnsafePickleError(f"refusing an array of dtype {dtype}: only numeric arrays are allowed")
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape) or order not in "CF":
+        raise UnsafePickleError("refusing _frombuffer with a malformed shape or order")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order).copy()
+
+
 class NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickler that resolves only numpy's array-rebuilding globals and refuses everything else."""
 
@@ -55,6 +72,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
             return _latin1_bytes
         if (module, name) in _RECONSTRUCT_NAMES:
             return _numpy_reconstruct()
+        if (module, name) in _FROMBUFFER_NAMES:  # protocol 5
+            return _array_from_bytes
         if (module, name) == ("numpy", "ndarray"):
             return np.ndarray
         if (module, name) == ("numpy", "dtype"):
@@ -63,8 +82,11 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_numpy_pickle(path: Path) -> object:
-    """Unpickle `path` (Python 3 or Python 2 latin-1 pickles) admitting only numpy arrays."""
-    data = path.read_bytes()
+    """Unpickle `path` (Python 3 pickles of any protocol, or Python 2 latin-1 ones) admitting only numpy arrays."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise OracleFileError(f"dataset.oracle_path={path}: cannot read it ({error.strerror})") from None
     try:
         return NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except UnsafePickleError as error:
@@ -92,6 +114,10 @@ def _check_arrays(path: Path, arrays: object, vocab_size: int, hidden: int) -> l
 
 def load_seqgan_oracle(path: Path, oracle: Generator) -> None:
     """Copy SeqGAN's `target_params` arrays into `oracle` (emb = hidden, gate order i, f, g, o)."""
+    if path.exists() and not path.is_file():
+        raise OracleFileError(
+            f"dataset.oracle_path={path}: not a regular file (expected SeqGAN's target_params pickle)"
+        )
     if not path.is_file():
         raise OracleFileError(f"dataset.oracle_path={path}: no such file")
     if path.stat().st_size == 0:

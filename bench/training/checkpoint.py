@@ -81,19 +81,30 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, lambda stream: torch.save({"format": FORMAT_VERSION, **payload}, stream))
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint safely: only tensors and plain containers, with one-line errors."""
+RUN_REMEDY = "resume=never starts the run over, or use another run directory"
+"""The ways out of a run checkpoint that cannot be resumed, as every such error words them."""
+
+
+def load(path: Path, remedy: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint safely: only tensors and plain containers, with one-line errors (ending with
+    `remedy`, the ways out, when given)."""
+    tail = f"; {remedy}" if remedy else ""
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file{tail}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unpickling failed"
-        raise CheckpointError(f"{path}: refused, not a plain checkpoint ({reason[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
+        raise CheckpointError(f"{path}: refused, not a plain checkpoint ({reason[:160]}){tail}") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it ({error.strerror or type(error).__name__}){tail}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        what = f"{type(error).__name__}, {path.stat().st_size:,} bytes"
+        raise CheckpointError(f"{path}: truncated or corrupt, not a readable checkpoint ({what}){tail}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: not a cotbench checkpoint of format {FORMAT_VERSION}")
+        raise CheckpointError(f"{path}: not a cotbench checkpoint of format {FORMAT_VERSION}{tail}")
     return payload
 
 
@@ -126,12 +137,17 @@ def run_payload(
 
 
 def load_run_checkpoint(path: Path) -> dict[str, Any]:
-    """A run checkpoint, checked to hold every part of `run_payload`."""
-    saved = load(path)
+    """A run checkpoint, checked to hold every part of `run_payload`, well formed and finite
+    (`bench.training.checkpoint_checks`), before anything of it is used."""
+    from bench.training.checkpoint_checks import run_checkpoint_problem
+
+    saved = load(path, RUN_REMEDY)
     missing = [key for key in RUN_KEYS if key not in saved]
-    if missing or not isinstance(saved["config"], dict) or not isinstance(saved["loop"], dict):
-        what = f"missing {', '.join(missing)}" if missing else "malformed config or loop state"
-        raise CheckpointError(f"{path}: not a cotbench run checkpoint ({what}); resume=never starts over")
+    if missing:
+        raise CheckpointError(f"{path}: not a cotbench run checkpoint (missing {', '.join(missing)}); {RUN_REMEDY}")
+    problem = run_checkpoint_problem(saved)
+    if problem:
+        raise CheckpointError(f"{path}: cannot be resumed: {problem}; {RUN_REMEDY}")
     return saved
 
 

@@ -7,12 +7,14 @@ the last evaluation and the samples are on disk, so a crashed run can never pass
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.files import atomic_write_text
 from bench.provenance import git_revision, library_versions
 
@@ -38,16 +40,76 @@ LOCK = ".lock"
 """Held by the one process writing the run."""
 HYDRA_FILES = ".hydra"
 """Hydra's record of the command (config, hydra, overrides), written under the lock."""
-RUN_FILES = (CHECKPOINT, MODEL, BEST_VALID_MODEL, HISTORY, PREFIX_JSD, SAMPLES, METRICS, CONFIG)
+PLOT = "learning_curves.png"
+"""The run's learning curves, drawn when it completes (derived from history.csv, so never verified)."""
+RUN_FILES = (CHECKPOINT, MODEL, BEST_VALID_MODEL, HISTORY, PREFIX_JSD, SAMPLES, METRICS, CONFIG, PLOT)
 """Every file a run writes apart from its lock and `.hydra/`: what `resume=never` removes."""
+VERIFIED_FILES = (CONFIG, HISTORY, PREFIX_JSD, SAMPLES, CHECKPOINT, MODEL, BEST_VALID_MODEL)
+"""The files a complete run records the size and sha256 of in metrics.json (`files`), checked whenever
+the run is met again."""
+REQUIRED_FILES = (CONFIG, HISTORY, SAMPLES, CHECKPOINT, MODEL)
+"""What every complete run holds (checked by presence for runs completed before `files` was recorded)."""
+STATUSES = ("running", "complete", "interrupted", "failed")
+
+
+class DamagedRunError(BenchError):
+    """A complete run whose files no longer match what it recorded at completion."""
 
 
 def read_status(run_dir: Path) -> str | None:
     """The `status` in a run directory's metrics.json, or None when there is no readable one."""
+    metrics = read_metrics(run_dir)
+    return None if metrics is None else metrics.get("status")
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """A run directory's metrics.json as a mapping, or None when there is no readable one."""
+    path = Path(run_dir) / METRICS
     try:
-        return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+        if not path.is_file():
+            return None
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    return metrics if isinstance(metrics, dict) else None
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, read in chunks (a checkpoint may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_record(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of each of `VERIFIED_FILES` the run holds, by name."""
+    present = [name for name in VERIFIED_FILES if (Path(run_dir) / name).is_file()]
+    return {
+        name: {"bytes": (Path(run_dir) / name).stat().st_size, "sha256": sha256_of(run_dir / name)} for name in present
+    }
+
+
+def damaged_files(run_dir: Path, metrics: dict[str, Any]) -> list[str]:
+    """What is wrong with a complete run's files against the record its metrics.json holds: missing,
+    truncated, grown or changed; for a run without a record, the required files that are missing."""
+    recorded = metrics.get("files")
+    if not isinstance(recorded, dict):
+        return [f"{name} missing" for name in REQUIRED_FILES if not (Path(run_dir) / name).is_file()]
+    damaged = []
+    for name, expected in recorded.items():
+        path = Path(run_dir) / str(name)
+        if not isinstance(expected, dict) or not path.is_file():
+            damaged.append(f"{name} missing")
+            continue
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            change = "truncated" if isinstance(expected.get("bytes"), int) and size < expected["bytes"] else "resized"
+            damaged.append(f"{name} {change} ({size:,} bytes, {expected.get('bytes')!r} recorded)")
+        elif sha256_of(path) != expected.get("sha256"):
+            damaged.append(f"{name} changed (its sha256 differs from the one recorded)")
+    return damaged
 
 
 class RunRecord:
@@ -111,6 +173,8 @@ class RunRecord:
         atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines))
 
     def finish(self, final: dict[str, Any]) -> None:
+        """`complete`, with the size and sha256 of every file the run wrote (checked when it is met again)."""
+        self.meta["files"] = file_record(self.run_dir)
         self._write_metrics("complete", final)
 
     def fail(self, status: str, reason: str) -> None:

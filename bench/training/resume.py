@@ -27,7 +27,16 @@ from bench.seeds import CUDA_GLOBAL_STREAM, RUN_STREAM, derived_seed
 from bench.training import checkpoint
 from bench.training.checkpoint import CheckpointError
 from bench.training.loop import LoopState
-from bench.training.records import CHECKPOINT, METRICS, RUN_FILES, RunRecord, read_status
+from bench.training.records import (
+    CHECKPOINT,
+    METRICS,
+    RUN_FILES,
+    DamagedRunError,
+    RunRecord,
+    damaged_files,
+    read_metrics,
+    read_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +123,22 @@ def discard_previous(run_dir: Path) -> None:
 
 def previous_run(config: dict[str, Any], code: dict[str, Any], resume: str, run_dir: Path) -> dict[str, Any] | None:
     """The checkpoint to continue from, checked against the resolved `config` and the code that runs now
-    (`bench.provenance.code_record`); None when the run starts afresh."""
+    (`bench.provenance.code_record`); None when the run starts afresh. A complete run's files are
+    verified against the sizes and hashes it recorded before anything of it is used."""
     path = run_dir / CHECKPOINT
     if resume == "never":
         if path.exists() or (run_dir / METRICS).exists():
             log.info("resume=never: starting over in %s (discarding its previous run)", run_dir)
         discard_previous(run_dir)
         return None
+    metrics = read_metrics(run_dir)
+    if metrics is not None and metrics.get("status") == "complete":
+        damaged = damaged_files(run_dir, metrics)
+        if damaged:
+            raise DamagedRunError(
+                f"{run_dir}: a complete run with damaged files: {', '.join(damaged)}; restore them, or "
+                "resume=never runs it again from the start (the same config and seed give the same figures)"
+            )
     if not path.exists():
         return None
     saved = checkpoint.load_run_checkpoint(path)
@@ -187,9 +205,17 @@ class Checkpointer:
     def restore(self, saved: dict[str, Any]) -> LoopState:
         """Load the algorithm, RNG and history from `saved`; the loop state to continue from.
         Streams re-seeded because the device changed are listed in `rng_reseeded`."""
-        self.algorithm.load_state_dict(saved["algorithm"])
-        seed, step = int(self.config.get("seed", 0)), int(saved["loop"]["step"])
-        self.rng_reseeded = restore_rng(self.rng, saved["rng"], seed, step)
+        try:
+            self.algorithm.load_state_dict(saved["algorithm"])
+            seed, step = int(self.config.get("seed", 0)), int(saved["loop"]["step"])
+            self.rng_reseeded = restore_rng(self.rng, saved["rng"], seed, step)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            lines = str(error).strip().splitlines()
+            what = f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+            raise CheckpointError(
+                f"{self.path}: does not hold this run's {type(self.algorithm).__name__} state ({what}); "
+                f"{checkpoint.RUN_REMEDY}"
+            ) from None
         self.record.history = [dict(row) for row in saved["history"]]
         self.record.curves = {name: [dict(row) for row in rows] for name, rows in saved.get("curves", {}).items()}
         return LoopState.from_state_dict(saved["loop"])

@@ -30,9 +30,11 @@ from bench.files import atomic_write_text, remove_stale_temporaries
 from bench.provenance import code_record, machine_record
 from bench.seeds import seed_everything
 from bench.training import checkpoint, resume
+from bench.training.folder_check import check_run_folder
 from bench.training.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
 from bench.training.loop import LoopState, train
-from bench.training.records import BEST_VALID_MODEL, HYDRA_FILES, MODEL, RunRecord, read_status
+from bench.training.records import BEST_VALID_MODEL, HYDRA_FILES, MODEL, PLOT, RunRecord, read_status
+from bench.training.run_plot import write_plot
 from bench.training.tracking import Tracker
 from models import Generator
 
@@ -45,6 +47,7 @@ def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
     if spec.root.cuda_graphs and device.type != "cuda":
         raise BenchError(f"cuda_graphs=true: needs a CUDA device (this run's device is {device})")
     use_threads(spec.root.threads)
+    check_run_folder(Path(run_dir), spec)  # a folder that is not this run's: refused before even its lock
     with (
         execution_mode(device, spec.root.deterministic),
         RunLock(Path(run_dir)) as lock,
@@ -58,6 +61,7 @@ def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
 
 def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str, Any]:
     """Build data, build model and algorithm, open the record, train, finish."""
+    check_run_folder(run_dir, spec)  # again, now that no other process can write here
     _write_hydra_files(run_dir, spec.hydra_files)
     code = code_record()
     saved = resume.previous_run(spec.resolved, code, spec.root.resume, run_dir)
@@ -188,7 +192,8 @@ def lowest_valid_yet(history: list[dict[str, Any]], row: dict[str, Any]) -> bool
 def _finish(
     spec: RunSpec, record: RunRecord, checkpointer: resume.Checkpointer, evaluator: Evaluator, state: LoopState
 ) -> dict[str, Any]:
-    """Samples, the final model, the last checkpoint, then `complete`: in that order, so `complete` is last."""
+    """Samples, the final model, the last checkpoint, the learning-curve plot, then `complete` (with the
+    files' sizes and hashes): in that order, so `complete` is last."""
     algorithm, dataset = checkpointer.algorithm, checkpointer.dataset
     samples = record.last_samples
     if samples is None:  # resumed after the last evaluation: recompute it (same seed and step, same figures)
@@ -197,6 +202,8 @@ def _finish(
     checkpoint.save_model(checkpointer.run_dir / MODEL, algorithm.generator, dataset)
     final = {k: v for k, v in record.history[-1].items() if k not in ("phase", *CLOCKS)}
     checkpointer.save(state, final)
+    title = f"{spec.name} on {dataset.name}, seed {spec.root.seed}"
+    write_plot(record.history, title, checkpointer.run_dir / PLOT)
     record.meta |= {"wall_s": round(state.wall_s, 3), "train_s": round(state.train_s, 3)}
     record.meta["train_cpu_s"] = round(state.train_cpu_s, 3)
     record.finish(final)

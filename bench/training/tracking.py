@@ -7,6 +7,9 @@ later), `logger=none` (the default) writes nothing beyond the run's own files. T
 nothing of these: it calls `log_step` after each step and the run calls `log_row` at each
 evaluation.
 
+TensorBoard's HParams tab shows the run's config (every key that decides what it computes, as
+`dotted.key` columns) beside its headline figures; the Text tab shows the same config as YAML.
+
 Resuming continues the same event stream: the run resumes from a checkpoint at step S, so every
 event already written for a step after S (the work lost since that checkpoint) is purged when the
 writer opens (TensorBoard's `purge_step`), and each (tag, step) counts once.
@@ -19,6 +22,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from bench.evaluation.catalogue import HEADLINE
 
 EVENTS_GLOB = "events.out.tfevents.*"
 
@@ -74,6 +79,21 @@ def scalars(values: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
+def hyperparameters(config: dict, prefix: str = "") -> dict[str, float | int | str | bool]:
+    """A nested config as the flat `dotted.key: value` mapping TensorBoard's HParams tab takes (numbers,
+    text and booleans as they are; null and lists as their text)."""
+    flat: dict[str, float | int | str | bool] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= hyperparameters(value, f"{name}.")
+        elif isinstance(value, bool | int | float | str):
+            flat[name] = value
+        else:
+            flat[name] = "null" if value is None else str(value)
+    return flat
+
+
 class NoTracker:
     """logger=none: the run's own files only."""
 
@@ -102,7 +122,8 @@ class TensorBoardConfig(TrackerConfig):
 
 
 class TensorBoardTracker:
-    """Event files in the run folder: `train/<loss>` per step, `history/<column>` per evaluation."""
+    """Event files in the run folder: `train/<loss>` per step, `history/<column>` per evaluation, the
+    config as hyperparameters (HParams tab) and as text."""
 
     config_class = TensorBoardConfig
 
@@ -117,6 +138,20 @@ class TensorBoardTracker:
         self.every = config.every
         purge = None if resumed_at is None else resumed_at + 1
         self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=30, purge_step=purge)
+        if resumed_at is None:  # a resumed run's event files hold them already
+            self.write_config(run_config)
+
+    def write_config(self, run_config: dict) -> None:
+        """The run's config in the HParams tab (one column per dotted key, the headline figures as its
+        metrics) and as YAML in the Text tab."""
+        import yaml
+        from torch.utils.tensorboard.summary import hparams
+
+        metrics = {f"history/{name}": 0.0 for name in ("g_loss", *HEADLINE)}
+        for summary in hparams(hyperparameters(run_config), metrics):
+            self.writer.file_writer.add_summary(summary)
+        text = yaml.safe_dump(run_config, sort_keys=False)
+        self.writer.add_text("config", "    " + text.replace("\n", "\n    "), 0)  # indented: shown as code
 
     def log_step(self, step: int, losses: dict[str, float]) -> None:
         if step % self.every == 0:
