@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.files import atomic_write_text
+from bench.files import atomic_write_text, read_regular_bytes
 from bench.provenance import git_revision, library_versions
 
 # ----- the names of a run folder's files: every reader and writer takes them from here -----
@@ -42,16 +42,48 @@ RUN_FILES = (CHECKPOINT, MODEL, BEST_VALID_MODEL, HISTORY, PREFIX_JSD, SAMPLES, 
 """Every file a run writes apart from its lock and `.hydra/`: what `resume=never` removes."""
 
 
+STATUSES = ("running", "complete", "interrupted", "failed", "killed")
+"""A run's status: the four metrics.json says, and `killed`, read as `effective_status` reads it."""
+METRICS_LIMIT = 16 * 2**20
+"""The largest metrics.json read (a run writes a few kB)."""
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """A run directory's metrics.json, or None when there is no readable one (missing, malformed, not a
+    regular file, e.g. a FIFO planted under its name, which is never waited on, or oversized)."""
+    try:
+        metrics = json.loads(read_regular_bytes(Path(run_dir) / METRICS, METRICS_LIMIT).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
+
+
 def read_status(run_dir: Path) -> str | None:
     """The `status` in a run directory's metrics.json, or None when there is no readable one."""
-    try:
-        return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
+    status = (read_metrics(run_dir) or {}).get("status")
+    return status if isinstance(status, str) else None
+
+
+def effective_status(run_dir: Path) -> str | None:
+    """The status as it stands: metrics.json's, except that a `running` run whose lock nobody holds is
+    `killed` (SIGKILL, the out-of-memory killer, a power cut: its process ended without a word).
+
+    A run that is really running holds its lock; asking is a non-blocking try of that lock
+    (`bench.training.run_lock.holder_alive`), so it works across the machines of a shared filesystem.
+    When the lock cannot be tried (a read-only copy of the results) `running` stays `running`.
+    """
+    status = read_status(run_dir)
+    if status == "running":
+        from bench.training.run_lock import holder_alive  # it imports this module's names
+
+        if holder_alive(Path(run_dir)) is False:
+            return "killed"
+    return status
 
 
 class RunRecord:
-    """Everything a run writes lives in one folder, and every file in it is replaced atomically."""
+    """Everything a run writes lives in one folder, and every file in it is replaced atomically (into the
+    folder as it is: a folder moved away is never recreated at its old path)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -72,7 +104,7 @@ class RunRecord:
         A resumed run arrives with the history of its checkpoint; history.csv is rewritten from it,
         dropping any row written after that checkpoint (it will be recomputed identically).
         """
-        atomic_write_text(self.run_dir / CONFIG, resolved_config_yaml)
+        atomic_write_text(self.run_dir / CONFIG, resolved_config_yaml, parents=False)
         if self.history:
             self._write_history()
         for name in self.curves:
@@ -105,10 +137,10 @@ class RunRecord:
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue())
+        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue(), parents=False)
 
     def write_samples(self, lines: list[str]) -> None:
-        atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines))
+        atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines), parents=False)
 
     def finish(self, final: dict[str, Any]) -> None:
         self._write_metrics("complete", final)
@@ -121,4 +153,4 @@ class RunRecord:
     def _write_metrics(self, status: str, final: dict[str, Any], reason: str | None = None) -> None:
         payload = {"status": status, **({"reason": reason} if reason else {}), "final": final, **self.meta}
         payload["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n", parents=False)
