@@ -12,6 +12,7 @@ from filelock import FileLock
 
 from bench.api import load_run
 from bench.errors import BenchError
+from bench.report.runs import collect
 from bench.training.lifecycle import RunLock
 from bench.training.records import effective_status, read_status
 from bench.training.run import run
@@ -118,6 +119,7 @@ def test_the_lock_of_a_killed_run_is_taken_over_and_until_then_the_run_reads_kil
     process.wait()
     assert holder_pid(tmp_path / ".lock") == process.pid
     assert read_status(tmp_path) == "running" and effective_status(tmp_path) == "killed"
+    assert [run.status for run in collect(tmp_path)] == ["killed"]  # as the report lists it, left out
     run(compose_spec(*endless.QUICK, budget_past(saved_step(tmp_path))), tmp_path)
     assert holder_pid(tmp_path / ".lock") == os.getpid()
     assert effective_status(tmp_path) == "complete"

@@ -64,15 +64,16 @@ def read_status(run_dir: Path) -> str | None:
     return status if isinstance(status, str) else None
 
 
-def effective_status(run_dir: Path) -> str | None:
+def effective_status(run_dir: Path, status: str | None = None) -> str | None:
     """The status as it stands: metrics.json's, except that a `running` run whose lock nobody holds is
     `killed` (SIGKILL, the out-of-memory killer, a power cut: its process ended without a word).
 
     A run that is really running holds its lock; asking is a non-blocking try of that lock
     (`bench.training.run_lock.holder_alive`), so it works across the machines of a shared filesystem.
-    When the lock cannot be tried (a read-only copy of the results) `running` stays `running`.
+    When the lock cannot be tried (a read-only copy of the results) `running` stays `running`. A reader
+    that has read metrics.json its own way passes the `status` it found.
     """
-    status = read_status(run_dir)
+    status = read_status(run_dir) if status is None else status
     if status == "running":
         from bench.training.run_lock import holder_alive  # it imports this module's names
 
