@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
@@ -31,6 +32,8 @@ from bench.config.schema import CONF_DIR, register_configs
 from bench.errors import BenchError
 from bench.training.lifecycle import SIGNALS, Interrupted, Reported, describe
 from bench.training.loop import StopRequested
+from bench.training.sweep_control import enter_worker, job_running
+from bench.training.sweep_progress import NOT_STARTED
 
 log = logging.getLogger("bench")
 
@@ -59,36 +62,40 @@ def _run_job(cfg: DictConfig, hydra_config: DictConfig, run_dir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also for `cotbench`
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> str | None:
     """Hydra's task function. Only a call: a parallel sweep ships this function to its workers by
     value (its name now refers to Hydra's wrapper), so anything with state must live elsewhere."""
-    job(cfg)
+    return job(cfg)
 
 
-def job(cfg: DictConfig) -> None:
-    """One job: refused if the sweep was already told to stop, else a run under its lock."""
+def job(cfg: DictConfig) -> str | None:
+    """One job: refused if the sweep was already told to stop (returns `NOT_STARTED`), else a run
+    under its lock."""
     hydra_config = HydraConfig.get()
     run_dir = Path(hydra_config.runtime.output_dir)
     worker = _sweep_worker(hydra_config)
     SIGNALS.install()
-    SIGNALS.always_defer = SIGNALS.always_defer or worker  # a worker between jobs must not die mid-queue
-    if SIGNALS.received is not None:  # the sweep was stopped: a queued job never starts
-        log.info("%s: not started, the sweep was interrupted by %s", run_dir, SIGNALS.received.name)
-        return
-    try:
-        _run_job(cfg, hydra_config, run_dir)
-    except (StopRequested, Interrupted) as stop:
-        if worker:  # the run saved what it could; let the worker drain its queue without starting more
-            log.info("%s: %s", run_dir, stop)
-            return
-        raise Reported(stop) if isinstance(stop, StopRequested) else stop from None
-    except BenchError as error:
-        from bench.training.preflight import remove_if_unstarted
+    if worker:
+        enter_worker(Path(hydra_config.sweep.dir))
+    with job_running() if worker else nullcontext():
+        if SIGNALS.pending() is not None:  # the sweep was stopped: a queued job never starts
+            log.info("%s: not started, the sweep was interrupted by %s", run_dir, SIGNALS.pending())
+            return NOT_STARTED
+        try:
+            _run_job(cfg, hydra_config, run_dir)
+        except (StopRequested, Interrupted) as stop:
+            if worker:  # the run saved what it could; let the worker drain its queue without starting more
+                log.info("%s: %s", run_dir, stop)
+                return None
+            raise Reported(stop) if isinstance(stop, StopRequested) else stop from None
+        except BenchError as error:
+            from bench.training.preflight import remove_if_unstarted
 
-        remove_if_unstarted(run_dir, str(hydra_config.job.name))  # refused before it started: no debris
-        if hydra_config.mode == RunMode.RUN:
-            raise Reported(error) from error
-        raise
+            remove_if_unstarted(run_dir, str(hydra_config.job.name))  # refused before it started: no debris
+            if hydra_config.mode == RunMode.RUN:
+                raise Reported(error) from error
+            raise
+    return None
 
 
 def _first_line(error: BaseException) -> str:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +20,16 @@ POLL_S = 0.02
 """How often a waiting test looks again (a pause between looks, not a limit)."""
 
 
+def cli_command(*overrides: str) -> list[str]:
+    """The argument list of `python -m bench OVERRIDES` (run it with `cwd=REPO_ROOT, env=cli_env()`)."""
+    return [sys.executable, "-m", "bench", *overrides]
+
+
 def start_cli(*overrides: str, **popen: object) -> subprocess.Popen:
-    """`python -m bench OVERRIDES` started in the background, its output captured as text."""
-    command = [sys.executable, "-m", "bench", *overrides]
-    return subprocess.Popen(
-        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
-    )
+    """`python -m bench OVERRIDES` started in the background, its output captured as text (unless
+    `popen` says where stdout and stderr go)."""
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen(cli_command(*overrides), cwd=REPO_ROOT, env=cli_env(), **popen)
 
 
 def wait_until(condition: Callable[[], bool], process: subprocess.Popen) -> None:
@@ -47,3 +52,18 @@ def one_error_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
+
+
+def live_members(group: int) -> list[int]:
+    """Processes of process group `group` that have not exited (a zombie has: it only awaits reaping)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _, process_group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # it ended while being read
+        if int(process_group) == group and state != "Z":
+            alive.append(int(entry.name))
+    return alive

@@ -1,20 +1,27 @@
-"""A run folder is written by one process at a time, never through a symbolic link, never as the
-current folder by accident, never over something that is not its own run, and left without stray
-temporary files; a refused command leaves no folder behind."""
+"""A run folder is written by one process at a time (a dead holder's lock is taken over), never through
+a symbolic link, never as the current folder by accident, never at its old path once moved, never read
+through a FIFO, never over something that is not its own run, and left without stray temporary files;
+a refused command leaves no folder behind."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
+from bench.api import load_run
 from bench.errors import BenchError
+from bench.report.runs import collect
 from bench.training.lifecycle import RunLock
+from bench.training.records import effective_status, read_status
 from bench.training.run import run
+from bench.training.run_lock import holder_pid
+from tests import endless
 from tests.conftest import compose_spec
-from tests.processes import one_error_line
+from tests.endless import ENDLESS, budget_past, checkpointed_after, metrics, saved_step
+from tests.processes import finish, one_error_line, start_cli, wait_until
 
 QUICK = (
     "dataset=synthetic_tiny",
@@ -57,18 +64,18 @@ def test_a_refused_second_writer_leaves_the_run_folder_untouched(tmp_path: Path,
     with RunLock(tmp_path):  # the lock of the run that is writing here (its own open file)
         status, _, err = cli_in_process(*QUICK, f"hydra.run.dir={tmp_path}")
     assert status == 2
-    assert one_error_line(err).endswith("another process is writing this run")
+    assert one_error_line(err).endswith(f"another process (pid {os.getpid()}) is writing this run")
     assert (tmp_path / ".hydra" / "config.yaml").read_text() == "the running run's config\n"  # not even Hydra's files
     assert sorted(p.name for p in tmp_path.rglob("*")) == [".hydra", ".lock", "config.yaml"]
 
 
 def test_two_writers_never_share_a_run_folder_and_the_lock_goes_with_its_holder(tmp_path: Path) -> None:
-    holder = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)  # another writer's lock (its own open file)
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    holder = FileLock(tmp_path / ".lock", thread_local=False)  # another writer's lock (its own open file)
+    holder.acquire()
     with pytest.raises(BenchError, match="another process is writing this run"):
         run(compose_spec(*QUICK), tmp_path)
     assert not (tmp_path / "metrics.json").exists()
-    os.close(holder)  # the lock is released with its holder
+    holder.release()  # the lock is released with its holder
     run(compose_spec(*QUICK), tmp_path)
 
 
@@ -156,3 +163,65 @@ def test_an_empty_folder_or_one_with_only_other_files_is_used_and_the_other_file
     (notes / "notes.txt").write_text("mine\n")
     run(compose_spec(*QUICK), notes)
     assert (notes / "notes.txt").read_text() == "mine\n" and (notes / "metrics.json").is_file()
+
+
+def test_a_run_folder_that_is_a_symbolic_link_is_refused_before_anything_is_created_in_its_target(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / "run").symlink_to(target)
+    with pytest.raises(BenchError, match=r"/run: is a symbolic link; refusing to write through it"):
+        run(compose_spec(*QUICK), tmp_path / "run")
+    assert list(target.iterdir()) == []  # not even the lock file
+
+
+def test_the_lock_of_a_killed_run_is_taken_over_and_until_then_the_run_reads_killed(tmp_path: Path) -> None:
+    process = start_cli(*ENDLESS, f"hydra.run.dir={tmp_path}")
+    wait_until(lambda: checkpointed_after(tmp_path, 2), process)
+    assert effective_status(tmp_path) == "running"  # its owner holds the lock
+    process.kill()  # as the out-of-memory killer does: no word, no status
+    process.wait()
+    assert holder_pid(tmp_path / ".lock") == process.pid
+    assert read_status(tmp_path) == "running" and effective_status(tmp_path) == "killed"
+    assert [run.status for run in collect(tmp_path)] == ["killed"]  # as the report lists it, left out
+    run(compose_spec(*endless.QUICK, budget_past(saved_step(tmp_path))), tmp_path)
+    assert holder_pid(tmp_path / ".lock") == os.getpid()
+    assert effective_status(tmp_path) == "complete"
+
+
+def test_a_run_folder_moved_while_running_stops_the_run_which_writes_nothing_at_the_old_path(tmp_path: Path) -> None:
+    old, moved = tmp_path / "run", tmp_path / "moved"
+    process = start_cli(*ENDLESS, f"hydra.run.dir={old}")
+    wait_until(lambda: checkpointed_after(old, 2), process)
+    old.rename(moved)
+    status, _, err = finish(process)
+    assert status == 2
+    line = one_error_line(err)
+    assert line == f"error: run folder {old}: moved to {moved} while the run was writing it; stopped; " + (
+        f"hydra.run.dir={moved} resumes it there"
+    )
+    assert not old.exists()  # no second, partial run at the old path
+    assert metrics(moved)["status"] == "interrupted" and f"moved to {moved}" in metrics(moved)["reason"]
+    run(compose_spec(*endless.QUICK, budget_past(saved_step(moved))), moved)
+    assert metrics(moved)["status"] == "complete"
+
+
+def test_fifos_under_the_names_of_run_files_are_refused_never_waited_on(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    os.mkfifo(run_dir / "checkpoint.pt")  # nobody ever writes into these: reading one would wait forever
+    with pytest.raises(BenchError, match=r"checkpoint\.pt: not a regular file"):
+        run(compose_spec(*QUICK), run_dir)
+    (run_dir / "checkpoint.pt").unlink()
+
+    run(compose_spec(*QUICK), run_dir)
+    (run_dir / "model.pt").unlink()
+    os.mkfifo(run_dir / "model.pt")
+    with pytest.raises(BenchError, match=r"model\.pt"):
+        load_run(run_dir)
+    (run_dir / "metrics.json").unlink()
+    os.mkfifo(run_dir / "metrics.json")
+    assert read_status(run_dir) is None and effective_status(run_dir) is None
+    run(compose_spec(*QUICK), run_dir)  # its status unreadable, the complete run is finished again, same figures
+    assert metrics(run_dir)["status"] == "complete"

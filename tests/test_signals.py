@@ -8,7 +8,6 @@ checkpoint and are compared with an uninterrupted run of that budget.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -19,46 +18,20 @@ import pandas as pd
 import pytest
 
 from bench.evaluation.catalogue import CLOCKS
-from bench.training import checkpoint
 from bench.training.records import CHECKPOINT
 from bench.training.run import run
 from tests.conftest import compose_spec
-from tests.processes import POLL_S, finish, one_error_line, start_cli, wait_until
-
-EVERY = 10
-QUICK = (
-    "dataset=synthetic_tiny",
-    "dataset.vocab_size=4",
-    "dataset.seq_len=4",
-    f"eval.every={EVERY}",
-    "eval.n_samples=100",
-    "progress=false",
+from tests.endless import (
+    ENDLESS,
+    EVERY,
+    QUICK,
+    budget_past,
+    checkpointed_after,
+    evaluations_written,
+    metrics,
+    saved_step,
 )
-"""4^4 = 256 sequences: every evaluation is exact and takes milliseconds."""
-ENDLESS = (*QUICK, "train.steps=10000000")
-
-
-def metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
-def evaluations_written(run_dir: Path) -> int:
-    history = run_dir / "history.csv"
-    return max(len(history.read_text().splitlines()) - 1, 0) if history.exists() else 0
-
-
-def checkpointed_after(run_dir: Path, evaluations: int) -> bool:
-    """A checkpoint exists and `evaluations` rows are in history.csv (the checkpoint follows the one before)."""
-    return (run_dir / CHECKPOINT).exists() and evaluations_written(run_dir) >= evaluations
-
-
-def saved_step(run_dir: Path) -> int:
-    return int(checkpoint.load(run_dir / CHECKPOINT)["loop"]["step"])
-
-
-def budget_past(step: int) -> str:
-    """A budget two evaluations past `step`, ending on an evaluation."""
-    return f"train.steps={(step // EVERY + 2) * EVERY}"
+from tests.processes import POLL_S, finish, live_members, one_error_line, start_cli, wait_until
 
 
 def test_sigkill_then_rerun_ends_with_the_figures_history_and_samples_of_an_uninterrupted_run(
@@ -137,21 +110,6 @@ def test_ctrl_c_while_a_text_dataset_is_built_is_one_line_exit_130(tmp_path: Pat
     assert not (run_dir / "metrics.json").exists() or metrics(run_dir)["status"] != "complete"
 
 
-def live_members(group: int) -> list[int]:
-    """Processes of process group `group` that have not exited (a zombie has: it only awaits reaping)."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            state, _, process_group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
-            continue  # it ended while being read
-        if int(process_group) == group and state != "Z":
-            alive.append(int(entry.name))
-    return alive
-
-
 @pytest.mark.slow
 def test_sigterm_to_a_local_sweep_group_stops_every_job_and_worker(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
@@ -168,3 +126,45 @@ def test_sigterm_to_a_local_sweep_group_stops_every_job_and_worker(tmp_path: Pat
     started = [metrics(path.parent) for path in sweep.rglob("metrics.json")]
     assert len(started) == 2  # the two jobs that were running; the four queued ones never started
     assert {record["status"] for record in started} == {"interrupted"}
+
+
+def test_sighup_from_a_closed_terminal_saves_at_the_current_step_and_exits_129(tmp_path: Path) -> None:
+    process = start_cli(*ENDLESS, f"hydra.run.dir={tmp_path}")
+    wait_until(lambda: checkpointed_after(tmp_path, 2), process)
+    process.send_signal(signal.SIGHUP)
+    status, _, err = finish(process)
+    assert status == 128 + signal.SIGHUP, err
+    step = saved_step(tmp_path)
+    assert err.strip().splitlines()[-1].startswith(f"interrupted by SIGHUP at step {step};")
+    assert metrics(tmp_path)["status"] == "interrupted"
+
+
+def test_under_nohup_a_sighup_is_ignored_and_the_run_goes_on(tmp_path: Path) -> None:
+    ignore_hangups = lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)  # noqa: E731  what nohup does
+    process = start_cli(*ENDLESS, f"hydra.run.dir={tmp_path}", preexec_fn=ignore_hangups)
+    wait_until(lambda: checkpointed_after(tmp_path, 2), process)
+    process.send_signal(signal.SIGHUP)
+    written = evaluations_written(tmp_path)
+    wait_until(lambda: evaluations_written(tmp_path) >= written + 2, process)  # still training
+    process.send_signal(signal.SIGTERM)
+    status, _, err = finish(process)
+    assert status == 128 + signal.SIGTERM, err
+    assert metrics(tmp_path)["status"] == "interrupted"
+
+
+ONE_EVALUATION = (*QUICK[:3], "eval.every=1000000", *QUICK[4:])
+"""QUICK with evaluations so rare that only step 0's and the last one happen."""
+
+
+def test_sigkill_after_the_step_0_checkpoint_resumes_without_a_second_step_0_row(tmp_path: Path) -> None:
+    killed = tmp_path / "killed"
+    process = start_cli(*ONE_EVALUATION, "train.steps=10000000", f"hydra.run.dir={killed}")
+    wait_until(lambda: (killed / CHECKPOINT).exists(), process)  # written right after step 0's evaluation
+    process.kill()
+    process.wait()
+    assert saved_step(killed) == 0
+    run(compose_spec(*ONE_EVALUATION, "train.steps=20"), killed)
+    run(compose_spec(*ONE_EVALUATION, "train.steps=20"), tmp_path / "straight")
+    resumed, straight = pd.read_csv(killed / "history.csv"), pd.read_csv(tmp_path / "straight" / "history.csv")
+    assert resumed["step"].tolist() == [0, 20]
+    pd.testing.assert_frame_equal(resumed.drop(columns=list(CLOCKS)), straight.drop(columns=list(CLOCKS)))

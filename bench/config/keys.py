@@ -11,6 +11,7 @@ HOW_IT_RAN = (
     "device",
     "threads",
     "resume",
+    "memory_check",
     "logger",
     "sweep",
     "paths",

@@ -127,6 +127,9 @@ class Config:
     """Show a progress bar with the latest figures."""
     resume: str = "auto"
     """auto: continue from the run directory's checkpoint when there is one; never: start over."""
+    memory_check: bool = True
+    """Refuse a run whose estimated peak memory exceeds what is available (bench/training/memory.py),
+    before its networks are built; false: try anyway."""
     sweep: str | None = None
     """Name of a multirun sweep, its folder under outputs/sweeps/; null: the experiment's name, else one
     derived from the dataset and the overrides (bench/config/folders.py)."""

@@ -25,7 +25,7 @@ from bench.config.build import check_saved_targets
 from bench.errors import BenchError
 from bench.report.escape import one_line
 from bench.report.reading import read_csv, read_json, read_yaml, refuse_interpolations
-from bench.training.records import CONFIG, HISTORY, METRICS, PREFIX_JSD
+from bench.training.records import CONFIG, HISTORY, METRICS, PREFIX_JSD, effective_status
 
 TEXT_COLUMNS = ("phase",)
 """History columns that hold words; every other column holds numbers."""
@@ -150,7 +150,7 @@ def _read(metrics_path: Path, root: Path) -> RunResult:
         return RunResult(metrics_path.parent, "unreadable", "?", "?", None, reason=problem, root=root)
     return RunResult(
         path=metrics_path.parent,
-        status=str(metrics.get("status", "unknown")),
+        status=str(effective_status(metrics_path.parent, str(metrics.get("status", "unknown")))),
         algorithm=str(metrics.get("algorithm", "?")),
         dataset=str(metrics.get("dataset", "?")),
         seed=metrics.get("seed"),

@@ -22,7 +22,7 @@ import torch
 
 from bench.datasets.base import Dataset
 from bench.errors import BenchError
-from bench.files import atomic_write_bytes
+from bench.files import RefusedFile, atomic_write_bytes, open_regular
 from models import Generator, GeneratorConfig, SequenceSpace
 
 FORMAT_VERSION = 2
@@ -77,8 +77,9 @@ def _plain(value: Any) -> Any:
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
-    """`torch.save` to a temporary file beside `path`, then an atomic rename over it."""
-    atomic_write_bytes(path, lambda stream: torch.save({"format": FORMAT_VERSION, **payload}, stream))
+    """`torch.save` to a temporary file beside `path`, then an atomic rename over it (into `path`'s folder
+    as it is, never creating it: a run folder moved away is not recreated at its old path)."""
+    atomic_write_bytes(path, lambda stream: torch.save({"format": FORMAT_VERSION, **payload}, stream), parents=False)
 
 
 RUN_REMEDY = "resume=never starts the run over, or use another run directory"
@@ -92,9 +93,12 @@ def load(path: Path, remedy: str | None = None) -> dict[str, Any]:
     if path.exists() and not path.is_file():
         raise CheckpointError(f"{path}: not a regular file{tail}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path) as stream:  # a FIFO under its name is refused, never waited on
+            payload = torch.load(stream, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
+    except RefusedFile as error:
+        raise CheckpointError(f"{path}: {error.strerror}") from None
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unpickling failed"
         raise CheckpointError(f"{path}: refused, not a plain checkpoint ({reason[:160]}){tail}") from None

@@ -1,11 +1,10 @@
-"""Guards around a run's life: one writer per run directory, signals turned into a clean stop, and
-every way a run can end written down as its status.
+"""Guards around a run's life: signals turned into a clean stop, and every way a run can end written
+down as its status. The one-writer lock lives in `bench.training.run_lock`.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import signal
@@ -21,7 +20,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import BenchError
 from bench.training.loop import DivergenceError, StopRequested
-from bench.training.records import HYDRA_FILES, LOCK, RunRecord
+from bench.training.records import RunRecord
+from bench.training.run_lock import RunDirectoryError, RunFolderMoved, RunLock, refuse_symlinks, symlink_refusal
+
+__all__ = ["SIGNALS", "Interrupted", "Reported", "RunDirectoryError", "RunLock", "outcome_recorded", "refuse_symlinks"]
 
 log = logging.getLogger(__name__)
 
@@ -35,71 +37,8 @@ class Reported(BaseException):
         self.error = error
 
 
-class RunDirectoryError(BenchError):
-    """The run directory cannot be used safely (in use, unwritable, or holding a symbolic link)."""
-
-
-def refuse_symlinks(run_dir: Path) -> None:
-    """Nothing in a run directory is opened, truncated or replaced through a symbolic link.
-
-    A link planted in a shared results folder (`.lock -> ~/.bashrc`) would otherwise make a re-run
-    write into whatever it points at. Checked for every entry of the folder and of `.hydra/`.
-    """
-    for folder in (run_dir, run_dir / HYDRA_FILES):
-        if folder.is_symlink():
-            raise RunDirectoryError(f"{folder}: is a symbolic link; refusing to write through it")
-        if not folder.is_dir():
-            continue
-        for entry in sorted(folder.iterdir()):
-            if entry.is_symlink():
-                raise RunDirectoryError(f"{entry}: is a symbolic link; refusing to write through it")
-
-
-class RunLock:
-    """An exclusive lock on `run_dir/.lock` for as long as the run writes there.
-
-    Two jobs pointed at the same folder (a repeated command, a sweep launched twice) would interleave
-    their files; the second one fails at once, before it writes anything. The lock is an `flock`, so
-    the kernel releases it when its holder dies, even by SIGKILL: a crashed run never blocks its own
-    resumption. `bench.training.run.run` is its one owner.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = Path(run_dir).absolute()
-        self.path = self.run_dir / LOCK
-        self.handle: int | None = None
-
-    def __enter__(self) -> RunLock:
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.handle = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise RunDirectoryError(f"{self.path}: is a symbolic link; refusing to write through it") from None
-            raise RunDirectoryError(f"output directory {self.run_dir}: cannot write there ({error.strerror})") from None
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.handle)
-            raise RunDirectoryError(f"output directory {self.run_dir}: another process is writing this run") from None
-        try:
-            refuse_symlinks(self.run_dir)
-        except BaseException:
-            self.__exit__()
-            raise
-        os.ftruncate(self.handle, 0)
-        os.write(self.handle, f"{os.getpid()}\n".encode())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            os.close(self.handle)
-            self.handle = None
-
-
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM where no checkpoint can be saved (before training, or a second Ctrl-C)."""
+    """A signal where no checkpoint can be saved (before training, or a second Ctrl-C)."""
 
     def __init__(self, signal_name: str) -> None:
         super().__init__(f"interrupted by {signal_name}")
@@ -111,14 +50,16 @@ class Interrupted(KeyboardInterrupt):
 
 
 class ProcessSignals:
-    """SIGINT/SIGTERM handling for the whole process, installed once.
+    """SIGINT, SIGTERM and SIGHUP handling for the whole process, installed once.
 
     While `deferring` (inside the training loop, or in a process that waits on sweep workers) the
     first signal is only recorded: the loop stops at the next step boundary and saves. Otherwise, or
     on a second SIGINT, `Interrupted` is raised at once; the command line turns it into one line.
+    SIGHUP (the terminal was closed) is a stop like SIGTERM, unless the command was started with it
+    ignored (`nohup`): then it stays ignored and the run goes on.
     """
 
-    HANDLED = (signal.SIGINT, signal.SIGTERM)
+    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.received: signal.Signals | None = None
@@ -127,23 +68,34 @@ class ProcessSignals:
         """Set in a process that waits on sweep workers, and in the workers between their jobs."""
         self.owner_pid: int | None = None
         """The process that runs the command (a sweep's worker processes are others)."""
+        self.on_first: Callable[[signal.Signals], None] | None = None
+        """Called with the first signal (a local sweep's process passes it on to its workers)."""
+        self.stop_notice: Path | None = None
+        """A file whose appearance counts as a signal (a local sweep worker: written by its parent)."""
         self.installed = False
         self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
         if not self.installed and threading.current_thread() is threading.main_thread():
-            self.previous = {signum: signal.signal(signum, self._handle) for signum in self.HANDLED}
+            self.previous = {}
+            for signum in self.HANDLED:
+                if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # nohup: the user asked the run to outlive its terminal
+                self.previous[signum] = signal.signal(signum, self._handle)
             self.installed = True
 
     def start(self) -> None:
         """A fresh command in this process (the command line may be called more than once in one)."""
         self.received, self.always_defer, self.owner_pid = None, False, os.getpid()
+        self.on_first, self.stop_notice = None, None
         self.install()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.received is None
         if first:
             self.received = signal.Signals(signum)
+            if self.on_first is not None:
+                self.on_first(self.received)
         if (self.deferring or self.always_defer) and (first or signum != signal.SIGINT):
             return
         raise Interrupted(signal.Signals(signum).name)
@@ -153,7 +105,9 @@ class ProcessSignals:
         return self.owner_pid == os.getpid()
 
     def pending(self) -> str | None:
-        """The name of the signal received so far, if any."""
+        """The name of the signal received so far, if any (a stop notice counts as one)."""
+        if self.received is None and self.stop_notice is not None and self.stop_notice.is_file():
+            self.received = read_stop_notice(self.stop_notice)
         return self.received.name if self.received is not None else None
 
     @contextmanager
@@ -174,12 +128,32 @@ class ProcessSignals:
             if standalone:
                 self.uninstall()
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While the stop's checkpoint is written: signals are recorded as while deferring (a second
+        Ctrl-C still stops at once, leaving the previous checkpoint whole)."""
+        self.deferring += 1
+        try:
+            yield
+        finally:
+            self.deferring -= 1
+
     def uninstall(self) -> None:
         """The command is over: the handlers it found are back (the process may go on, e.g. a test)."""
         if self.installed and threading.current_thread() is threading.main_thread():
             for signum, handler in self.previous.items():
-                signal.signal(signum, handler)
+                if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                    signal.signal(signum, handler)
             self.installed = False
+
+
+def read_stop_notice(path: Path) -> signal.Signals:
+    """The signal a stop notice names (SIGTERM when it cannot be read: it exists, so the stop stands)."""
+    try:
+        name = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        name = ""
+    return signal.Signals[name] if name in signal.Signals.__members__ else signal.SIGTERM
 
 
 SIGNALS = ProcessSignals()
@@ -198,8 +172,10 @@ class OutputGuard(Callback):
         _require_folder(config, "hydra.sweep.dir")
         record = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))) / "multirun.yaml"  # Hydra writes it next
         if record.is_symlink():
-            raise Reported(RunDirectoryError(f"{record}: is a symbolic link; refusing to write through it"))
-        SIGNALS.always_defer = True  # whatever the launcher: the running jobs save, queued ones never start
+            raise Reported(symlink_refusal(record))
+        from bench.training.sweep_control import begin_sweep  # it imports this module
+
+        begin_sweep(config)  # whatever the launcher: the running jobs save, queued ones never start
 
 
 def _require_folder(config: DictConfig, key: str) -> None:
@@ -232,35 +208,72 @@ def _mark(record: RunRecord, status: str, reason: str) -> None:
 
 
 @contextmanager
-def outcome_recorded(record: RunRecord, save_checkpoint: Callable[[], None]) -> Iterator[None]:
+def outcome_recorded(
+    record: RunRecord, save_checkpoint: Callable[[], None], in_place: Callable[[], None] = lambda: None
+) -> Iterator[None]:
     """Whatever stops a started run, metrics.json ends `interrupted` or `failed` with a reason.
 
     A signal at a step boundary saves a checkpoint first; divergence keeps the last good one;
     an unexpected error is re-raised as a one-line `BenchError` naming its cause (chained, so
-    `HYDRA_FULL_ERROR=1` still shows where it came from).
+    `HYDRA_FULL_ERROR=1` still shows where it came from). `in_place()` raises `RunFolderMoved` when
+    the run folder is gone from where the run writes: then nothing more is written at the old path
+    (the status goes into the folder where it is now, when that is known).
     """
     try:
         yield
     except StopRequested as stop:
         try:
-            save_checkpoint()
+            with SIGNALS.holding():  # a repeated SIGTERM waits for the save; a second Ctrl-C still stops it
+                in_place()
+                save_checkpoint()
         except KeyboardInterrupt:  # a second Ctrl-C while saving: the previous checkpoint stays
             _mark(record, "interrupted", f"{stop}; a second signal stopped the save, the last checkpoint stays")
             raise
+        except RunFolderMoved as moved:
+            _mark_moved(record, moved, f"{stop}; {moved}")
+            raise moved from stop
         _mark(record, "interrupted", f"{stop}; checkpoint saved, run the same command to resume")
         raise
-    except DivergenceError as error:
+    except BaseException as error:
+        moved = error if isinstance(error, RunFolderMoved) else _folder_moved(in_place)
+        if moved is not None:  # whatever failed (a write into the vanished folder): the move is the cause
+            _mark_moved(record, moved, str(moved))
+            if moved is error:
+                raise
+            raise moved from error
+        replacement = _mark_end(record, error)
+        if replacement is None:
+            raise
+        raise replacement from error
+
+
+def _folder_moved(in_place: Callable[[], None]) -> RunFolderMoved | None:
+    try:
+        in_place()
+    except RunFolderMoved as moved:
+        return moved
+    return None
+
+
+def _mark_end(record: RunRecord, error: BaseException) -> BenchError | None:
+    """Mark how `error` ended the run; return the one-line error to raise instead of it, if any."""
+    if isinstance(error, DivergenceError):
         kept = f"; last good checkpoint: step {record.history[-1]['step']}" if record.history else ""
         _mark(record, "failed", f"{error}{kept}")
-        raise
-    except BenchError as error:
+    elif isinstance(error, BenchError):
         _mark(record, "failed", str(error))
-        raise
-    except KeyboardInterrupt as interrupt:
-        what = interrupt.signal_name if isinstance(interrupt, Interrupted) else "SIGINT"
+    elif isinstance(error, KeyboardInterrupt):
+        what = error.signal_name if isinstance(error, Interrupted) else "SIGINT"
         _mark(record, "interrupted", f"interrupted by {what} before a checkpoint could be written")
-        raise
-    except Exception as error:
+    elif isinstance(error, Exception):
         reason = describe(error)
         _mark(record, "failed", reason)
-        raise BenchError(reason) from error
+        return BenchError(reason)
+    return None
+
+
+def _mark_moved(record: RunRecord, moved: RunFolderMoved, reason: str) -> None:
+    """The status of a run whose folder moved goes where the folder is now, never to the old path."""
+    if moved.moved_to is not None:
+        record.run_dir = moved.moved_to
+        _mark(record, "interrupted", f"{reason} (its last checkpoint stays)")

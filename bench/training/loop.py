@@ -61,6 +61,10 @@ class LoopState:
     sequences: int = 0
     """Sequences the algorithm's models sampled in training steps (rollout completions included):
     the generated-data budget, beside steps and wall-clock; evaluation samples are not counted."""
+    restored: bool = False
+    """Continued from a checkpoint. A checkpoint is written only after the evaluation at its step, or
+    with that evaluation pending: a restored state owes an evaluation only when one is pending (a
+    fresh run owes the one at step 0)."""
     loss_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     loss_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pending: list[tuple[int, StepLosses]] = field(default_factory=list)
@@ -104,6 +108,7 @@ class LoopState:
     def from_state_dict(cls, state: dict[str, Any]) -> LoopState:
         loop = cls(step=int(state["step"]), wall_s=float(state["wall_s"]), pending_phase=state.get("pending_phase"))
         loop.sequences = int(state.get("sequences", 0))
+        loop.restored = True
         loop.train_s = float(state.get("train_s", 0.0))
         loop.train_cpu_s = float(state.get("train_cpu_s", 0.0))
         loop.loss_sums.update(state["loss_sums"])
@@ -184,7 +189,7 @@ def train(
         bar.show_figures(row)
 
     try:
-        if state.step == 0 or state.pending_phase is not None:  # a stopped evaluation is redone on resume
+        if state.pending_phase is not None or (state.step == 0 and not state.restored):  # a stopped one is redone
             evaluate(state.pending_phase or algorithm.phase)
         while state.step < steps and not algorithm.finished:
             stop_check()

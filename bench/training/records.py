@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.files import atomic_write_text
+from bench.files import atomic_write_text, read_regular_bytes
 from bench.provenance import git_revision, library_versions
 
 # ----- the names of a run folder's files: every reader and writer takes them from here -----
@@ -49,29 +49,32 @@ VERIFIED_FILES = (CONFIG, HISTORY, PREFIX_JSD, SAMPLES, CHECKPOINT, MODEL, BEST_
 the run is met again."""
 REQUIRED_FILES = (CONFIG, HISTORY, SAMPLES, CHECKPOINT, MODEL)
 """What every complete run holds (checked by presence for runs completed before `files` was recorded)."""
-STATUSES = ("running", "complete", "interrupted", "failed")
 
 
 class DamagedRunError(BenchError):
     """A complete run whose files no longer match what it recorded at completion."""
 
 
-def read_status(run_dir: Path) -> str | None:
-    """The `status` in a run directory's metrics.json, or None when there is no readable one."""
-    metrics = read_metrics(run_dir)
-    return None if metrics is None else metrics.get("status")
+STATUSES = ("running", "complete", "interrupted", "failed", "killed")
+"""A run's status: the four metrics.json says, and `killed`, read as `effective_status` reads it."""
+METRICS_LIMIT = 16 * 2**20
+"""The largest metrics.json read (a run writes a few kB)."""
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """A run directory's metrics.json as a mapping, or None when there is no readable one."""
-    path = Path(run_dir) / METRICS
+    """A run directory's metrics.json, or None when there is no readable one (missing, malformed, not a
+    regular file, e.g. a FIFO planted under its name, which is never waited on, or oversized)."""
     try:
-        if not path.is_file():
-            return None
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = json.loads(read_regular_bytes(Path(run_dir) / METRICS, METRICS_LIMIT).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return metrics if isinstance(metrics, dict) else None
+
+
+def read_status(run_dir: Path) -> str | None:
+    """The `status` in a run directory's metrics.json, or None when there is no readable one."""
+    status = (read_metrics(run_dir) or {}).get("status")
+    return status if isinstance(status, str) else None
 
 
 def sha256_of(path: Path) -> str:
@@ -112,8 +115,27 @@ def damaged_files(run_dir: Path, metrics: dict[str, Any]) -> list[str]:
     return damaged
 
 
+def effective_status(run_dir: Path, status: str | None = None) -> str | None:
+    """The status as it stands: metrics.json's, except that a `running` run whose lock nobody holds is
+    `killed` (SIGKILL, the out-of-memory killer, a power cut: its process ended without a word).
+
+    A run that is really running holds its lock; asking is a non-blocking try of that lock
+    (`bench.training.run_lock.holder_alive`), so it works across the machines of a shared filesystem.
+    When the lock cannot be tried (a read-only copy of the results) `running` stays `running`. A reader
+    that has read metrics.json its own way passes the `status` it found.
+    """
+    status = read_status(run_dir) if status is None else status
+    if status == "running":
+        from bench.training.run_lock import holder_alive  # it imports this module's names
+
+        if holder_alive(Path(run_dir)) is False:
+            return "killed"
+    return status
+
+
 class RunRecord:
-    """Everything a run writes lives in one folder, and every file in it is replaced atomically."""
+    """Everything a run writes lives in one folder, and every file in it is replaced atomically (into the
+    folder as it is: a folder moved away is never recreated at its old path)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -134,7 +156,7 @@ class RunRecord:
         A resumed run arrives with the history of its checkpoint; history.csv is rewritten from it,
         dropping any row written after that checkpoint (it will be recomputed identically).
         """
-        atomic_write_text(self.run_dir / CONFIG, resolved_config_yaml)
+        atomic_write_text(self.run_dir / CONFIG, resolved_config_yaml, parents=False)
         if self.history:
             self._write_history()
         for name in self.curves:
@@ -167,10 +189,10 @@ class RunRecord:
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue())
+        atomic_write_text(self.run_dir / f"{name}.csv", buffer.getvalue(), parents=False)
 
     def write_samples(self, lines: list[str]) -> None:
-        atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines))
+        atomic_write_text(self.run_dir / SAMPLES, "".join(line + "\n" for line in lines), parents=False)
 
     def finish(self, final: dict[str, Any]) -> None:
         """`complete`, with the size and sha256 of every file the run wrote (checked when it is met again)."""
@@ -185,4 +207,4 @@ class RunRecord:
     def _write_metrics(self, status: str, final: dict[str, Any], reason: str | None = None) -> None:
         payload = {"status": status, **({"reason": reason} if reason else {}), "final": final, **self.meta}
         payload["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        atomic_write_text(self.metrics_path, json.dumps(payload, indent=2, sort_keys=False) + "\n", parents=False)

@@ -30,10 +30,13 @@ from bench.files import atomic_write_text, remove_stale_temporaries
 from bench.provenance import code_record, machine_record
 from bench.seeds import seed_everything
 from bench.training import checkpoint, resume
+from bench.training.console import RunLogHandler
 from bench.training.folder_check import check_run_folder
-from bench.training.lifecycle import SIGNALS, RunLock, describe, outcome_recorded
+from bench.training.lifecycle import SIGNALS, describe, outcome_recorded
 from bench.training.loop import LoopState, train
+from bench.training.memory import check_memory
 from bench.training.records import BEST_VALID_MODEL, HYDRA_FILES, MODEL, PLOT, RunRecord, read_status
+from bench.training.run_lock import RunLock
 from bench.training.run_plot import write_plot
 from bench.training.tracking import Tracker
 from models import Generator
@@ -53,14 +56,15 @@ def run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
         RunLock(Path(run_dir)) as lock,
         _job_log(lock.run_dir, spec.job_name),
     ):
-        final = _built(lambda: _run_locked(spec, device, lock.run_dir))
+        final = _built(lambda: _run_locked(spec, device, lock))
         step = f"step {final.get('step')}: " if "step" in final else ""
         log.info("%s %s: %s%s", read_status(lock.run_dir), lock.run_dir, step, headline(final, brief=True))
         return final
 
 
-def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str, Any]:
+def _run_locked(spec: RunSpec, device: torch.device, lock: RunLock) -> dict[str, Any]:
     """Build data, build model and algorithm, open the record, train, finish."""
+    run_dir = lock.run_dir
     check_run_folder(run_dir, spec)  # again, now that no other process can write here
     _write_hydra_files(run_dir, spec.hydra_files)
     code = code_record()
@@ -83,18 +87,20 @@ def _run_locked(spec: RunSpec, device: torch.device, run_dir: Path) -> dict[str,
     what = (run_dir, spec.name, dataset.name, spec.root.seed, steps, device)
     log.info("run %s: %s on %s, seed %d, %d steps, device %s", *what)
     tracker = _tracker(spec, run_dir, state.step if saved is not None else None)
-    with outcome_recorded(record, lambda: checkpointer.save(state)), closing(tracker):
+    with outcome_recorded(record, lambda: checkpointer.save(state), lock.check_in_place), closing(tracker):
         with SIGNALS.deferred() as signals:
-            on_evaluation = _on_evaluation(record, checkpointer, tracker.log_row)
+            on_evaluation = _on_evaluation(record, checkpointer, tracker.log_row, lock.check_in_place)
             loop = (steps, spec.root.eval.every, on_evaluation, spec.root.progress, state, signals.pending)
             train(algorithm, evaluator, *loop, on_step=tracker.log_step)
         return _finish(spec, record, checkpointer, evaluator, state)
 
 
 def build_run(spec: RunSpec, device: torch.device, rng: torch.Generator) -> tuple[Dataset, Algorithm]:
-    """The dataset, then the shared generator (initialised on the CPU from the seeded global RNG, then
-    moved: the same initial weights on every device), then the algorithm that trains it."""
+    """The dataset, then (once the memory check passes) the shared generator (initialised on the CPU from
+    the seeded global RNG, then moved: the same initial weights on every device), then the algorithm."""
     dataset = call_target(import_target(spec.dataset.target), spec.dataset.config, "dataset")
+    if spec.root.memory_check:  # before any network exists: a run that cannot fit is refused, not OOM-killed
+        check_memory(spec.root.model, spec.algorithm.config, dataset.space, spec.root.eval.n_samples, device)
     generator = Generator(dataset.space, spec.root.model).to(device)
     context = TrainingContext(generator, dataset.train.to(device), rng, device, capture=spec.root.cuda_graphs)
     return dataset, call_target(import_target(spec.algorithm.target), spec.algorithm.config, "algorithm", context)
@@ -139,7 +145,7 @@ def _job_log(run_dir: Path, job_name: str | None) -> Iterator[None]:
     if job_name is None:
         yield
         return
-    handler = logging.FileHandler(run_dir / f"{job_name}.log", encoding="utf-8")
+    handler = RunLogHandler(run_dir / f"{job_name}.log")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     handler.setLevel(logging.DEBUG)
     logging.getLogger().addHandler(handler)
@@ -164,12 +170,17 @@ def _meta(
 
 
 def _on_evaluation(
-    record: RunRecord, checkpointer: resume.Checkpointer, log_row: Callable[[dict[str, Any]], None]
+    record: RunRecord,
+    checkpointer: resume.Checkpointer,
+    log_row: Callable[[dict[str, Any]], None],
+    in_place: Callable[[], None] = lambda: None,
 ) -> Callable[[dict[str, Any], Evaluation, LoopState], None]:
     """Every evaluation: a history row (also to the tracker), the latest samples kept for the end, the
-    model when its validation NLL is the lowest yet, a checkpoint (last, so a resumed run redoes the rest)."""
+    model when its validation NLL is the lowest yet, a checkpoint (last, so a resumed run redoes the rest).
+    First `in_place()`: a run whose folder was moved away writes nothing at the old path."""
 
     def on_evaluation(row: dict[str, Any], evaluation: Evaluation, loop_state: LoopState) -> None:
+        in_place()
         best = lowest_valid_yet(record.history, row)
         record.append_history(row, evaluation.curves)
         log_row(row)

@@ -3,28 +3,34 @@
 A Hydra callback (registered in conf/config.yaml), so it works with every launcher: in the sweep's
 own process for `hydra/launcher=basic`, in each worker for `hydra/launcher=local` (joblib), where
 the count k of finished runs is shared through `sweep_progress.log` in the sweep folder (appended
-under a file lock, one line per run, so it is also a record of the sweep). N is counted the way
-Hydra's basic sweeper expands the sweep (the cartesian product of the swept values).
+under a file lock, `filelock`'s, one line per run, so it is also a record of the sweep). N is
+counted the way Hydra's basic sweeper expands the sweep (the cartesian product of the swept values).
+At the end of the launch one more line counts the runs by status (`sweep: 4 of 6 runs complete, 2
+not started`): after an interruption it says what was done.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from bench.training.progress import format_seconds
-from bench.training.records import METRICS
+from bench.training.records import STATUSES, effective_status, read_metrics
 
 LOG_NAME = "sweep_progress.log"
+NOT_STARTED = "not started"
+"""A queued job of a sweep that was stopped first (the task function's return value says so)."""
+LINE_STATUS = re.compile(r"^\[\d+/[^\]]*\] .*?: (" + "|".join(map(re.escape, (*STATUSES, NOT_STARTED))) + r")\b")
 
 
 def count_jobs(config: DictConfig) -> int | None:
@@ -41,31 +47,44 @@ def count_jobs(config: DictConfig) -> int | None:
 
 
 def run_status(output_dir: Path, job_return: JobReturn) -> str:
-    """The run's own status from metrics.json; the error's first line when the job failed before one."""
-    try:
-        metrics = json.loads((output_dir / METRICS).read_text(encoding="utf-8"))
-        status = str(metrics["status"])
-        return f"{status} ({metrics['reason']})" if metrics.get("reason") and status != "complete" else status
-    except (OSError, ValueError, KeyError, TypeError):
-        if job_return.status == JobStatus.FAILED:
-            lines = str(job_return._return_value).strip().splitlines()
-            return f"failed ({lines[0] if lines else type(job_return._return_value).__name__})"
-        return "no metrics.json"
+    """The run's own status from metrics.json (`killed` for a `running` one without a live owner); the
+    error's first line when the job failed before one; `not started` for a job a stop kept queued."""
+    if job_return.status == JobStatus.COMPLETED and job_return._return_value == NOT_STARTED:
+        return NOT_STARTED
+    metrics, status = read_metrics(output_dir), effective_status(output_dir)
+    if metrics is not None and status is not None:
+        reason = metrics.get("reason")
+        return f"{status} ({reason})" if reason and status != "complete" else status
+    if job_return.status == JobStatus.FAILED:
+        lines = str(job_return._return_value).strip().splitlines()
+        return f"failed ({lines[0] if lines else type(job_return._return_value).__name__})"
+    return "no metrics.json"
 
 
 def record_finished(log_path: Path, line: str) -> int:
     """Append `line` to the sweep's log under an exclusive lock; return how many runs have finished."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a+", encoding="utf-8") as log:
-        fcntl.flock(log, fcntl.LOCK_EX)
-        try:
+    with FileLock(log_path, thread_local=False, preserve_lock_file=True, fallback_to_soft=False):
+        with open(log_path, "a+", encoding="utf-8") as log:
             log.seek(0)
             finished = sum(1 for _ in log) + 1
             log.write(line.format(k=finished) + "\n")
             log.flush()
-        finally:
-            fcntl.flock(log, fcntl.LOCK_UN)
     return finished
+
+
+def launch_summary(log_path: Path, total: int | None) -> str:
+    """`sweep: 4 of 6 runs complete, 2 not started`: this launch's finished runs counted by status."""
+    try:
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    counts = Counter(match[1] for line in lines if (match := LINE_STATUS.match(line)))
+    shown = total if total is not None else len(lines)
+    others = ", ".join(
+        f"{counts[status]} {status}" for status in (*STATUSES, NOT_STARTED) if counts[status] and status != "complete"
+    )
+    return f"sweep: {counts['complete']} of {shown} runs complete" + (f", {others}" if others else "")
 
 
 class SweepProgress(Callback):
@@ -98,3 +117,6 @@ class SweepProgress(Callback):
         line = f"[{{k}}/{total}] {name}: {status} in {format_seconds(time.monotonic() - self.started)}"
         finished = record_finished(sweep_dir / LOG_NAME, line)
         print(line.format(k=finished), file=sys.stdout, flush=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print(launch_summary(Path(config.hydra.sweep.dir) / LOG_NAME, self.total), file=sys.stdout, flush=True)

@@ -1,0 +1,51 @@
+"""A signal while the command line is still importing (Hydra, torch: seconds on a busy machine) ends it
+with one line and the shell's status, never a traceback or a silent death.
+
+The signal must land during the imports, whatever the machine's speed: the command is started through
+an import hook that stops at `import torch` (as a slow disk or a busy machine would) and says so; the
+test signals it then.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, cli_env
+from tests.processes import finish, one_error_line, wait_until
+
+SLOW_TORCH_IMPORT = """
+import importlib.abc, runpy, sys, time
+marker = sys.argv.pop(1)
+
+class SlowImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            open(marker, "w").close()  # the command line's imports have reached torch
+            while True:
+                time.sleep(0.01)
+        return None
+
+sys.meta_path.insert(0, SlowImport())
+sys.argv[0] = "bench"
+runpy.run_module("bench", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_during_the_start_up_imports_is_one_line_and_128_plus_n(tmp_path: Path, signum: int) -> None:
+    marker = tmp_path / "importing-torch"
+    command = [sys.executable, "-c", SLOW_TORCH_IMPORT, str(marker), "dataset=synthetic_tiny"]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_until(marker.exists, process)
+    process.send_signal(signum)
+    status, out, err = finish(process)
+    assert status == 128 + signum
+    assert one_error_line(err) == f"interrupted by {signal.Signals(signum).name}"
+    assert out == ""
