@@ -84,6 +84,9 @@ def job(cfg: DictConfig) -> str | None:
         try:
             _run_job(cfg, hydra_config, run_dir)
         except (StopRequested, Interrupted) as stop:
+            from bench.training.preflight import remove_if_unstarted
+
+            remove_if_unstarted(run_dir, str(hydra_config.job.name))  # stopped before it started: no debris
             if worker:  # the run saved what it could; let the worker drain its queue without starting more
                 log.info("%s: %s", run_dir, stop)
                 return None

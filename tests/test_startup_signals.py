@@ -49,3 +49,20 @@ def test_a_signal_during_the_start_up_imports_is_one_line_and_128_plus_n(tmp_pat
     assert status == 128 + signum
     assert one_error_line(err) == f"interrupted by {signal.Signals(signum).name}"
     assert out == ""
+
+
+SLOW_RUN_IMPORT = SLOW_TORCH_IMPORT.replace('name == "torch"', 'name == "bench.training.run"')
+
+
+def test_ctrl_c_after_the_run_folder_exists_but_before_the_run_starts_leaves_no_folder(tmp_path: Path) -> None:
+    marker, run_dir = tmp_path / "importing-run", tmp_path / "made" / "here"
+    command = [sys.executable, "-c", SLOW_RUN_IMPORT, str(marker), "dataset=synthetic_tiny", f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_until(marker.exists, process)
+    assert run_dir.is_dir()  # Hydra made it (and its log) before the job imports the training code
+    process.send_signal(signal.SIGINT)
+    status, _, err = finish(process)
+    assert status == 130 and one_error_line(err) == "interrupted by SIGINT"
+    assert not (tmp_path / "made").exists()  # nothing of a run that never started is left behind
