@@ -133,6 +133,24 @@ def test_an_oracle_file_holding_nan_is_refused_before_a_run_starts(tmp_path: Pat
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+class _SystemPayload:
+    """Runs `touch marker` when unpickled: what a hostile oracle file would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def hostile_pickle(tmp_path: Path, arrays: list, protocol: int) -> tuple[Path, Path]:
+    """An oracle pickle whose last array is replaced by a payload, and the file the payload would create."""
+    marker = tmp_path / "pwned"
+    hostile = tmp_path / f"hostile_p{protocol}.pkl"
+    hostile.write_bytes(pickle.dumps([*arrays[:14], _SystemPayload(marker)], protocol=protocol))
+    return hostile, marker
+
+
 def test_a_protocol_2_pickle_of_plain_arrays_is_admitted_and_one_calling_anything_else_never_runs(
     tmp_path: Path,
 ) -> None:
@@ -143,14 +161,7 @@ def test_a_protocol_2_pickle_of_plain_arrays_is_admitted_and_one_calling_anythin
     dataset = build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}").dataset, "dataset")
     assert torch.equal(dataset.oracle.embedding.weight, torch.from_numpy(arrays[0]))
 
-    marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    hostile = tmp_path / "hostile_p2.pkl"
-    hostile.write_bytes(pickle.dumps([*arrays[:14], Payload()], protocol=2))
+    hostile, marker = hostile_pickle(tmp_path, arrays, protocol=2)
     with pytest.raises(BenchError, match="refusing to load global"):
         build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={hostile}").dataset, "dataset")
     assert not marker.exists()
@@ -164,14 +175,7 @@ def test_a_protocol_5_pickle_of_plain_arrays_is_admitted_and_anything_else_in_it
     dataset = build(compose_config(*ORACLE, *ORACLE_SHAPE, f"dataset.oracle_path={oracle}").dataset, "dataset")
     assert torch.equal(dataset.oracle.out.bias, torch.from_numpy(arrays[14]))
 
-    marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    hostile = tmp_path / "hostile_p5.pkl"
-    hostile.write_bytes(pickle.dumps([*arrays[:14], Payload()], protocol=5))
+    hostile, marker = hostile_pickle(tmp_path, arrays, protocol=5)
     with pytest.raises(BenchError, match="refusing to load global posix.system"):
         load_numpy_pickle(hostile)
     assert not marker.exists()
