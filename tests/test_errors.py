@@ -136,3 +136,20 @@ def test_divergence_stops_with_one_line_keeps_the_last_good_checkpoint_and_marks
     saved = checkpoint.load(tmp_path / CHECKPOINT)
     assert saved["loop"]["step"] == 20
     assert all(torch.isfinite(v).all() for v in saved["algorithm"]["generator"].values())
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (PermissionError(errno.EACCES, "Permission denied", "/data/train.txt"), "/data/train.txt: Permission denied"),
+        (IsADirectoryError(errno.EISDIR, "Is a directory", "/data/oracle.pkl"), "/data/oracle.pkl: Is a directory"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (OSError(errno.EROFS, "Read-only file system", "/out/run"), "cannot write /out/run: Read-only file system"),
+    ],
+)
+def test_an_os_error_is_named_by_its_file_and_called_a_write_failure_only_when_it_is_one(
+    error: OSError, line: str
+) -> None:
+    from bench.training.lifecycle import describe
+
+    assert describe(error) == line  # a failed read is never "cannot write a file"

@@ -185,12 +185,18 @@ def _require_folder(config: DictConfig, key: str) -> None:
         raise Reported(BenchError(f"{key}={shown!r}: must name a folder (empty, every run file would land here)"))
 
 
+WRITE_ERRORS = (errno.EROFS, errno.EDQUOT, errno.EFBIG)
+"""Errors only a write can meet; any other OSError is named by its file and the system's words alone."""
+
+
 def describe(error: BaseException) -> str:
     """One line naming the cause of an unexpected error (disk full, out of memory, overflow, ...)."""
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return f"cannot write {error.filename or 'a file'}: no space left on device"
-    if isinstance(error, OSError) and error.strerror:
+    if isinstance(error, OSError) and error.errno in WRITE_ERRORS:
         return f"cannot write {error.filename or 'a file'}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:  # a read or a write: the error alone does not say which
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     if isinstance(error, MemoryError) or "can't allocate memory" in str(error) or "out of memory" in str(error):
         return f"out of memory ({type(error).__name__}); try a smaller eval.n_samples or batch size"
     lines = str(error).strip().splitlines()
