@@ -101,3 +101,23 @@ def test_a_tuning_selection_made_by_other_code_than_its_stage_two_runs_is_refuse
     err = report_error(capsys, str(sweep), "--out", str(tmp_path / "out"))
     assert err.startswith("error: synthetic_tiny/mle (tuning stages 1 and 2): runs were made by different code (")
     assert "differ in algorithms/mle.py)" in err
+
+
+def test_the_reports_own_staging_folder_never_makes_its_commit_read_as_dirty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report written inside a clean checkout (`--out results/NAME`) first builds a hidden folder there;
+    the commit is read before that folder exists, as `git status` would see it otherwise."""
+    import bench.report.writer as writer
+
+    out = tmp_path / "results" / "name"
+
+    def revision_as_git_sees_it() -> str:  # any file below results/ that git does not know makes it dirty
+        return "f" * 40 + ("+dirty" if out.parent.exists() and any(out.parent.iterdir()) else "")
+
+    monkeypatch.setattr(writer, "git_revision", revision_as_git_sees_it)
+    make_run(tmp_path / "s", "mle", 0, {"nll_oracle": 2.0}, metrics={"code": code(), "machine": INTEL})
+    out.parent.mkdir()
+    assert report_main([str(tmp_path / "s"), "--out", str(out)]) == 0
+    assert f"- report made by commit: `{'f' * 40}`\n" in readme(out)
+    assert json.loads((out / "report.json").read_text())["report_revision"] == "f" * 40

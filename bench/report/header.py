@@ -80,12 +80,15 @@ def regenerate_command(sweep_dir: Path, report_args: Sequence[str], tuning_comma
     return report
 
 
-def header_lines(command: str, runs: Sequence[RunResult] = (), allow_dirty: bool = False) -> list[str]:
-    """Markdown lines: command, the report's commit and date, the runs' code and machines, this machine."""
+def header_lines(
+    command: str, revision: str | None = None, runs: Sequence[RunResult] = (), allow_dirty: bool = False
+) -> list[str]:
+    """Markdown lines: command, the report's commit (`revision`, else read now) and date, the runs' code and
+    machines, this machine."""
     return [
         f"Regenerate with {code(command)}.",
         "",
-        f"- report made by commit: {code(git_revision())}",
+        f"- report made by commit: {code(revision or git_revision())}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         *code_lines(runs, allow_dirty),
         *run_machine_lines(runs),

@@ -90,9 +90,11 @@ def write_report(sweep_dir: Path, out_dir: Path, report_args: Sequence[str], opt
     left_out = _left_out(compared, outside, groups, tuning.plan.final_seeds if tuning else swept_seeds(sweep_dir))
     if options.threads:
         torch.set_num_threads(options.threads)
+    revision = git_revision()  # before the staging folder exists: inside the checkout it would read as a change
     staging = _staging_folder(out_dir)
     try:
-        skipped = _write(staging, out_dir.name, sweep_dir, complete, groups, command, options, tuning, left_out)
+        written = (complete, groups, command, options, tuning, left_out, revision)
+        skipped = _write(staging, out_dir.name, sweep_dir, *written)
         _swap(staging, out_dir)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -210,6 +212,7 @@ def _write(
     options: Options,
     tuning: tuned.Tuned | None,
     left_out: Sequence[tuple[str, str]],
+    revision: str,
 ) -> list[tuple[str, str]]:
     """Every file of the report, into `folder`; returns the lines of models the temperature curves skipped."""
     found = sections(groups)
@@ -223,7 +226,7 @@ def _write(
     points = [(section.name, comparison) for section in made for comparison in section.comparisons]
     files.append(write_csv(folder / "curve_points.csv", prose.points_frame(points)))
     lines = [f"{MARKER}{html_comment(command)} -->", f"# Report: {markdown(name)}", ""]
-    lines += header_lines(command, runs, options.allow_dirty)
+    lines += header_lines(command, revision, runs, options.allow_dirty)
     lines += ["## Verdicts", "", prose.STATISTICS, "", prose.verdict_table(verdicts, len(made) > 1), ""]
     lines += ["## What this shows", ""]
     for section in made:
@@ -244,7 +247,7 @@ def _write(
     (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
     sidecar = {
         "command": command,
-        "report_revision": git_revision(),
+        "report_revision": revision,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sweep": str(sweep_dir),
         "options": asdict(options),
