@@ -15,7 +15,7 @@ from bench.errors import BenchError
 from bench.report import main as report_main
 from bench.report.runs import collect
 from bench.tune import main as tune_main
-from bench.tuning import TUNING_FILE, plan_from, select, stage_overrides, validation_figure
+from bench.tune.plan import TUNING_FILE, plan_from, select, stage_overrides, validation_figure
 from tests.conftest import REPO_ROOT, cli_env
 from tests.run_folders import make_run
 
@@ -160,7 +160,7 @@ def test_the_driver_tunes_resumes_and_the_report_compares_stage_two_only(tmp_pat
         ([], "error: experiment=NAME: required (an experiment file with a tuning section)"),
         (
             ["experiment=smoke"],
-            "error: tuning: the experiment has no tuning section (see bench/tuning.py for its form)",
+            "error: tuning: the experiment has no tuning section (see bench/tune/plan.py for its form)",
         ),
         (
             ["experiment=smoke_tuning", "algorithm=mle"],

@@ -21,7 +21,7 @@ HOW_IT_RAN = (
 )
 """Execution settings: where and how a run ran, never what it computes (a different data location is
 caught by the dataset's own paths, and its content by the data's sha256 in metrics.json); `tuning`,
-the experiment's tuning section, says how its sweep is tuned (bench/tuning.py), not what a run computes."""
+the experiment's tuning section, says how its sweep is tuned (bench/tune/plan.py), not what a run computes."""
 
 BUDGET = ("train", "steps_by_algorithm", "algorithm.default_steps")
 """How long a run trains: a larger budget continues a run instead of starting another."""

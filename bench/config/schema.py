@@ -147,7 +147,7 @@ class Config:
     and each job process keeps a slot on one GPU (bench/gpu_slots.py)."""
     tuning: Any = None
     """An experiment's equal tuning budget (grid per algorithm, tuning and final seeds): read by
-    `python -m bench.tune experiment=NAME` (bench/tuning.py); a run itself ignores it."""
+    `python -m bench.tune experiment=NAME` (bench/tune/plan.py); a run itself ignores it."""
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):

@@ -1,6 +1,6 @@
 """A tuned sweep's report: which runs it compares (stage 2), and the grid and selection it prints.
 
-When a sweep folder holds `tuning.json` (written by `python -m bench.tune`, bench/tuning.py), the
+When a sweep folder holds `tuning.json` (written by `python -m bench.tune`, bench/tune/plan.py), the
 report compares only the stage-2 runs it lists: each algorithm's selected configuration over fresh
 seeds. The stage-1 runs appear in the tuning table (every configuration with its mean best
 validation NLL), and any other run in the folder is listed as left out. The selection is
@@ -24,7 +24,7 @@ from bench.report.grouping import Group
 from bench.report.reading import read_json
 from bench.report.runs import RunResult
 from bench.report.tables import markdown as markdown_table
-from bench.tuning import TUNING_FILE, TuningPlan, plan_from, relative, select
+from bench.tune.plan import TUNING_FILE, TuningPlan, plan_from, relative, select
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ is otherwise its MLE pretraining, which no discriminator setting changes.
         mle: {lr: [0.003, 0.01]}
         cot: {m_dropout: [0.0, 0.5]}
 
-`python -m bench.tune experiment=NAME` runs both stages (bench/tune.py) and writes `TUNING_FILE`
+`python -m bench.tune experiment=NAME` runs both stages (bench/tune/driver.py) and writes `TUNING_FILE`
 into the sweep folder: the grid, every configuration's runs and validation figure, the selection.
 """
 
@@ -77,7 +77,7 @@ def _value(value: Any, where: str) -> Any:
 def plan_from(section: Any) -> TuningPlan:
     """The checked plan of an experiment's `tuning` section; one line naming the value otherwise."""
     if not isinstance(section, Mapping) or not section:
-        raise BenchError("tuning: the experiment has no tuning section (see bench/tuning.py for its form)")
+        raise BenchError("tuning: the experiment has no tuning section (see bench/tune/plan.py for its form)")
     unknown = sorted(set(section) - {"seeds", "final_seeds", "grid", "overrides"})
     if unknown:
         raise BenchError(f"tuning.{unknown[0]}: unknown key (allowed: seeds, final_seeds, grid, overrides)")

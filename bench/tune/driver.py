@@ -1,7 +1,7 @@
 """`python -m bench.tune experiment=NAME [overrides]`: an equal tuning budget, then the tuned comparison.
 
 Stage 1 runs every configuration of each algorithm's grid (the experiment's `tuning` section,
-bench/tuning.py) with the tuning seeds, as ordinary multiruns into the experiment's sweep folder;
+bench/tune/plan.py) with the tuning seeds, as ordinary multiruns into the experiment's sweep folder;
 each algorithm's configuration is selected on validation NLL alone and written, with every
 configuration's figure, to `tuning.json` there; stage 2 runs the selected configurations with fresh
 seeds. Re-running the command resumes: complete runs are kept, unfinished ones continue, and the
@@ -33,7 +33,7 @@ from bench.config.folders import override_key, sweep_name
 from bench.errors import BenchError
 from bench.files import atomic_write_text
 from bench.report.runs import collect
-from bench.tuning import TUNING_FILE, TuningPlan, matches, plan_from, relative, select, stage_overrides
+from bench.tune.plan import TUNING_FILE, TuningPlan, matches, plan_from, relative, select, stage_overrides
 
 RESERVED = ("experiment", "algorithm", "seed", "hydra.sweep.dir")
 """Overrides the driver sets itself for each stage."""
@@ -169,7 +169,3 @@ def _interrupted(stage: Stage, status: int) -> int:
     signum = stage.received or (status - 128)
     print(f"interrupted by {signal.Signals(signum).name}; run the same command to resume", file=sys.stderr)
     return 128 + signum
-
-
-if __name__ == "__main__":
-    sys.exit(main())
