@@ -158,3 +158,25 @@ def test_stale_partial_files_of_a_killed_download_are_removed_once_old(tmp_path:
 def test_a_bad_deadline_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["fetch", "coco", "--root", str(tmp_path), "--deadline", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: --deadline=0.0: must be > 0 seconds"
+
+
+def test_the_signal_handlers_are_in_place_before_the_partial_file_exists(
+    host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else a SIGTERM that finds the `.part` file could meet the parent's disposition (ignored under
+    some launchers): lost, the download would run to its end."""
+    import tempfile
+
+    import bench.datasets.download as downloading
+
+    handler, url = host
+    before, seen, mkstemp = signal.getsignal(signal.SIGTERM), [], tempfile.mkstemp
+
+    def making_the_part_file(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(downloading.tempfile, "mkstemp", making_the_part_file)
+    download(url, remote_for(BODY), tmp_path / "file.txt", progress=False)
+    assert len(seen) == 1 and seen[0] is not before and callable(seen[0])
+    assert signal.getsignal(signal.SIGTERM) is before and leftovers(tmp_path) == ["file.txt"]

@@ -150,14 +150,18 @@ def download(
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float = DEFAULT_DEADLINE,
 ) -> None:
-    """Stream `url` into a temporary file beside `target`; rename it into place only if it is `remote`."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as error:
-        raise FetchError(f"{target.parent}: cannot write there ({error.strerror or error})") from None
+    """Stream `url` into a temporary file beside `target`; rename it into place only if it is `remote`.
+
+    The signal handlers are in place before the temporary file exists: a SIGTERM that finds the file
+    always removes it (and is never lost to a disposition inherited from the parent, e.g. ignored)."""
     cap, ends = remote.cap, time.monotonic() + deadline
+    temporary: str | None = None
     try:
         with terminations_raise():
+            try:
+                handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            except OSError as error:
+                raise FetchError(f"{target.parent}: cannot write there ({error.strerror or error})") from None
             with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
                 announced = content_length(response.headers.get("Content-Length"))
                 if announced is not None and announced > cap:
@@ -190,4 +194,5 @@ def download(
     except (urllib.error.URLError, OSError) as error:
         raise FetchError(f"{url}: download failed ({error})") from None
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
