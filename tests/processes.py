@@ -6,6 +6,7 @@ until the process has ended (then it fails with the process's stderr), however b
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -25,11 +26,26 @@ def cli_command(*overrides: str) -> list[str]:
     return [sys.executable, "-m", "bench", *overrides]
 
 
+def default_signals(then: Callable[[], object] | None = None) -> Callable[[], None]:
+    """A `preexec_fn` giving the child the signal dispositions of a command typed at a terminal, then
+    running `then`: the tests' runner may ignore some (under `nohup` SIGHUP, in a background job of a
+    script SIGINT), and a child inherits ignored signals."""
+
+    def reset() -> None:
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return reset
+
+
 def start_cli(*overrides: str, **popen: object) -> subprocess.Popen:
-    """`python -m bench OVERRIDES` started in the background, its output captured as text (unless
-    `popen` says where stdout and stderr go)."""
+    """`python -m bench OVERRIDES` started in the background with default signal dispositions (then
+    `popen`'s own `preexec_fn`), its output captured as text (unless `popen` says where it goes)."""
+    preexec = default_signals(popen.pop("preexec_fn", None))  # type: ignore[arg-type]
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
-    return subprocess.Popen(cli_command(*overrides), cwd=REPO_ROOT, env=cli_env(), **popen)
+    return subprocess.Popen(cli_command(*overrides), cwd=REPO_ROOT, env=cli_env(), preexec_fn=preexec, **popen)
 
 
 def wait_until(condition: Callable[[], bool], process: subprocess.Popen) -> None:

@@ -18,7 +18,7 @@ import pytest
 from bench.training.console import RunLogHandler
 from tests.conftest import REPO_ROOT, cli_env
 from tests.endless import ENDLESS, QUICK, checkpointed_after, evaluations_written, metrics, saved_step
-from tests.processes import cli_command, start_cli, wait_until
+from tests.processes import cli_command, default_signals, start_cli, wait_until
 
 SHORT = (*QUICK, "train.steps=40")
 """A run of a fraction of a second that writes to the console all along when its bar is on."""
@@ -39,7 +39,9 @@ def test_ctrl_c_behind_tee_that_died_first_saves_at_the_current_step(tmp_path: P
     run_dir = tmp_path / "run"
     tee = subprocess.Popen(["tee", str(tmp_path / "console.log")], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     command = cli_command(*with_progress(ENDLESS, progress), f"hydra.run.dir={run_dir}")
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=cli_env(), stdout=tee.stdin, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(), preexec_fn=default_signals(), stdout=tee.stdin, stderr=subprocess.STDOUT
+    )
     tee.stdin.close()  # the run holds the pipe's only writing end
     wait_until(lambda: checkpointed_after(run_dir, 2), process)
     tee.send_signal(signal.SIGINT)  # Ctrl-C reaches tee first, and it dies at once
@@ -83,7 +85,9 @@ def test_a_run_started_without_stdout_and_stderr_gets_dev_null_there(tmp_path: P
 def test_a_pipe_closed_after_one_line_never_fails_a_run(tmp_path: Path, progress: str) -> None:
     head = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     command = cli_command(*with_progress(SHORT, progress), f"hydra.run.dir={tmp_path}")
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=cli_env(), stdout=head.stdin, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(), preexec_fn=default_signals(), stdout=head.stdin, stderr=subprocess.STDOUT
+    )
     head.stdin.close()
     first_line = head.stdout.read()  # head prints one line and exits, closing the pipe
     head.wait()

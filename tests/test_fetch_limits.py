@@ -21,7 +21,7 @@ from bench.datasets.download import FetchError, RemoteFile, download, git_blob_i
 from bench.datasets.fetch import BUNDLES, main
 from bench.datasets.text_files import TextFileError, read_text_file
 from tests.conftest import REPO_ROOT, cli_env
-from tests.processes import finish, wait_until
+from tests.processes import default_signals, finish, wait_until
 
 BODY = b"a man riding a bike at night .\n" * 40
 
@@ -110,7 +110,12 @@ def test_sigterm_during_a_download_leaves_no_partial_file(host, tmp_path: Path) 
     base = url.removesuffix("/file.txt")
     command = [sys.executable, "-m", "bench.data", "fetch", "coco", "--root", str(tmp_path), "--no-progress"]
     process = subprocess.Popen(
-        [*command, "--base-url", base], cwd=REPO_ROOT, env=cli_env(), stderr=subprocess.PIPE, text=True
+        [*command, "--base-url", base],
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        preexec_fn=default_signals(),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     folder = tmp_path / "coco"
     wait_until(lambda: folder.is_dir() and bool(list(folder.glob(".image_coco.txt.*.part"))), process)

@@ -15,6 +15,7 @@ from bench.report import main as report_main
 from bench.report.reading import LIMITS
 from tests.conftest import REPO_ROOT, cli_env
 from tests.mounts import in_private_mounts, report_command
+from tests.processes import default_signals
 from tests.run_folders import make_run
 from tests.test_report_inputs import report_error
 
@@ -31,7 +32,14 @@ def test_two_reports_at_once_into_one_folder_end_with_one_whole_report(tmp_path:
     out = tmp_path / "reports" / "out"
     command = report_command(str(sweep), "--out", str(out))
     processes = [
-        subprocess.Popen(command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=cli_env(),
+            preexec_fn=default_signals(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     errors = [process.communicate()[1] for process in processes]

@@ -19,7 +19,7 @@ from bench.report import main as report_main
 from bench.training.run import run
 from tests.conftest import REPO_ROOT, cli_env, compose_spec
 from tests.mounts import in_private_mounts, report_command
-from tests.processes import wait_until
+from tests.processes import default_signals, wait_until
 from tests.run_folders import make_run
 from tests.test_report_inputs import report_error
 
@@ -188,7 +188,12 @@ def test_a_signal_mid_report_is_one_line_and_leaves_no_staging_folder(tmp_path: 
     many = ",".join(f"{0.5 + 0.05 * i:g}" for i in range(40))
     arguments = ["--out", str(out), "--temperatures", many, "--temperature-samples", "20000", "--allow-dirty"]
     process = subprocess.Popen(
-        report_command(str(sweep), *arguments), cwd=REPO_ROOT, env=cli_env(), stderr=subprocess.PIPE, text=True
+        report_command(str(sweep), *arguments),
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        preexec_fn=default_signals(),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_until(lambda: any(p.name.startswith(".out.") for p in out.parent.iterdir()), process)
     process.send_signal(signum)

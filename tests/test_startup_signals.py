@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, cli_env
-from tests.processes import finish, one_error_line, wait_until
+from tests.processes import default_signals, finish, one_error_line, wait_until
 
 SLOW_TORCH_IMPORT = """
 import importlib.abc, runpy, sys, time
@@ -41,7 +41,13 @@ def test_a_signal_during_the_start_up_imports_is_one_line_and_128_plus_n(tmp_pat
     marker = tmp_path / "importing-torch"
     command = [sys.executable, "-c", SLOW_TORCH_IMPORT, str(marker), "dataset=synthetic_tiny"]
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        preexec_fn=default_signals(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_until(marker.exists, process)
     process.send_signal(signum)
@@ -58,7 +64,13 @@ def test_ctrl_c_after_the_run_folder_exists_but_before_the_run_starts_leaves_no_
     marker, run_dir = tmp_path / "importing-run", tmp_path / "made" / "here"
     command = [sys.executable, "-c", SLOW_RUN_IMPORT, str(marker), "dataset=synthetic_tiny", f"hydra.run.dir={run_dir}"]
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        preexec_fn=default_signals(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_until(marker.exists, process)
     assert run_dir.is_dir()  # Hydra made it (and its log) before the job imports the training code
