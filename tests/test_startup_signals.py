@@ -36,20 +36,19 @@ runpy.run_module("bench", run_name="__main__", alter_sys=True)
 """
 
 
+def stopped_at_import(script: str, marker: Path, *overrides: str) -> subprocess.Popen:
+    """The command line started through `script`'s import hook, returned once it waits at the import
+    (`marker` exists), with default signal dispositions and its output captured."""
+    command = [sys.executable, "-c", script, str(marker), *overrides]
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=cli_env(), preexec_fn=default_signals(), **popen)
+    wait_until(marker.exists, process)
+    return process
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_during_the_start_up_imports_is_one_line_and_128_plus_n(tmp_path: Path, signum: int) -> None:
-    marker = tmp_path / "importing-torch"
-    command = [sys.executable, "-c", SLOW_TORCH_IMPORT, str(marker), "dataset=synthetic_tiny"]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        preexec_fn=default_signals(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until(marker.exists, process)
+    process = stopped_at_import(SLOW_TORCH_IMPORT, tmp_path / "importing-torch", "dataset=synthetic_tiny")
     process.send_signal(signum)
     status, out, err = finish(process)
     assert status == 128 + signum
@@ -62,17 +61,7 @@ SLOW_RUN_IMPORT = SLOW_TORCH_IMPORT.replace('name == "torch"', 'name == "bench.t
 
 def test_ctrl_c_after_the_run_folder_exists_but_before_the_run_starts_leaves_no_folder(tmp_path: Path) -> None:
     marker, run_dir = tmp_path / "importing-run", tmp_path / "made" / "here"
-    command = [sys.executable, "-c", SLOW_RUN_IMPORT, str(marker), "dataset=synthetic_tiny", f"hydra.run.dir={run_dir}"]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        preexec_fn=default_signals(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until(marker.exists, process)
+    process = stopped_at_import(SLOW_RUN_IMPORT, marker, "dataset=synthetic_tiny", f"hydra.run.dir={run_dir}")
     assert run_dir.is_dir()  # Hydra made it (and its log) before the job imports the training code
     process.send_signal(signal.SIGINT)
     status, _, err = finish(process)
