@@ -15,16 +15,8 @@ from bench.report.verdicts import Verdict
 from bench.training.run import run
 from tests.conftest import compose_spec
 from tests.report_text import generated_prose, missing_numbers
+from tests.test_report_sweep import TINY
 
-TINY = (
-    "dataset=synthetic_tiny",
-    "dataset.vocab_size=4",
-    "dataset.seq_len=4",
-    "train.steps=20",
-    "eval.every=10",
-    "eval.n_samples=200",
-    "progress=false",
-)
 REPORT = ["--temperatures", "0.5,1,2,4", "--temperature-samples", "100", "--threads", "1", "--allow-dirty"]
 
 
