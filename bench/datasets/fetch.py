@@ -104,6 +104,23 @@ BUNDLES = {
             ),
         ),
     ),
+    "caccia_curves": Bundle(
+        "published/gansfallingshort",
+        (
+            RemoteFile(
+                "oracle_cot_oracle.csv",
+                f"{_GANS_FALLING_SHORT}/csv/oracle/cot_oracle.csv",
+                "419a9de75714ab22b050d26874962faa56bbac07601443ef3b2af9384818056c",
+                2_786,
+            ),
+            RemoteFile(
+                "oracle_cot_test.csv",
+                f"{_GANS_FALLING_SHORT}/csv/oracle/cot_test.csv",
+                "fa16e20b98d1dd67d0ab793c973c77f37051811c484308a95063643d484217ef",
+                2_795,
+            ),
+        ),
+    ),
     "seqgan_oracle": Bundle(
         "oracle",
         (

@@ -21,6 +21,7 @@ from bench.report.curves import CurveComparison
 from bench.report.grouping import Group
 from bench.report.provenance import benchmark
 from bench.report.published import published_rows, training_caveat
+from bench.report.published_curves import FIGURES, published_curve_lines, trend_lines
 from bench.report.runs import RunResult
 from bench.report.temperature import plot_temperature_curves, temperature_table
 from bench.report.verdicts import SectionData, Verdict, section_verdicts
@@ -87,6 +88,12 @@ def write_section(
     if not temperature.empty:
         files.append(write_csv(folder / f"temperature{suffix}.csv", temperature))
     files += plot_temperature_curves(temperature, kind, folder / f"temperature_curves{suffix}")
+    curve_lines, curve_table = published_curve_lines(groups, data)
+    trend_text, trend_table = trend_lines(groups, [figure for figure in FIGURES if figure in shown])
+    for table, stem in ((curve_table, "published_curves"), (trend_table, "trend")):
+        if not table.empty:
+            files.append(write_csv(folder / f"{stem}{suffix}.csv", table))
+    lines += curve_lines + trend_text
     judged = SectionData(section, runs_table, summary, temperature, data, options.stand_in)
     verdicts, comparisons = section_verdicts(judged, kind)
     return Section(section, dataset, lines + [""], files, skipped, verdicts, comparisons, summary)
