@@ -20,6 +20,7 @@ from bench.report.published_curves import (
     iterations_per_pass,
     published_curve_lines,
     reference_log,
+    seed_slope,
     trend,
     trend_lines,
     value_at,
@@ -34,7 +35,8 @@ CACCIA_FOLDER = SHARED_DATA / "published" / "gansfallingshort"
 
 
 def cot_run(root: Path, seed: int, steps: list[int], oracle: list[float], test: list[float]) -> RunResult:
-    history = [{"step": s, "phase": "train", "nll_oracle": o, "nll_test": t} for s, o, t in zip(steps, oracle, test)]
+    rows = zip(steps, oracle, test, strict=True)
+    history = [{"step": s, "phase": "train", "nll_oracle": o, "nll_test": t} for s, o, t in rows]
     final = {"nll_oracle": oracle[-1], "nll_test": test[-1]}
     make_run(root, "cot", seed, final, dataset="synthetic", data=CANONICAL, history=history, config=COT_CONFIG)
     [run] = [run for run in collect(root) if run.seed == seed]
@@ -113,9 +115,9 @@ def test_the_section_appears_for_cot_on_the_canonical_oracle_only(tmp_path: Path
 
 
 def falling(root: Path, seed: int, slope: float, noise: float) -> RunResult:
-    steps = [1000, 2000, 4000, 6000, 8000, 10000, 12000]
+    steps = [0, 2000, 4000, 6000, 8000, 10000, 12000]
     rng = np.random.default_rng(seed)
-    oracle = [10 + slope * math.log10(s) + noise * rng.standard_normal() for s in steps]
+    oracle = [10 + slope * math.log10(max(s, 1)) + noise * rng.standard_normal() for s in steps]
     return cot_run(root, seed, steps, oracle, oracle)
 
 
@@ -142,3 +144,12 @@ def test_a_curve_with_too_few_late_evaluations_has_no_trend(tmp_path: Path) -> N
     run = cot_run(tmp_path, 0, [0, 100, 200], [11.4, 10.5, 10.4], [8.5, 7.9, 7.8])
     assert trend([run], "nll_oracle") is None
     assert trend_lines({Group("synthetic", "cot"): [run]}, ["nll_oracle"])[0] == []
+
+
+def test_only_the_final_phase_makes_the_trend(tmp_path: Path) -> None:
+    pretraining = [{"step": s, "phase": "pretrain_g", "nll_oracle": 10 - s / 100} for s in (0, 100, 200, 300)]
+    adversarial = [{"step": s, "phase": "adversarial", "nll_oracle": 7 + 0.001 * s} for s in range(300, 400, 10)]
+    make_run(tmp_path, "seqgan", 0, {"nll_oracle": 7.39}, history=pretraining + adversarial)
+    found = seed_slope(collect(tmp_path)[0], "nll_oracle")
+    assert found is not None and found[1:] == (360.0, 390.0)  # the last third of steps 300..390
+    assert found[0] > 0  # rising in its adversarial rounds, though falling over the whole run

@@ -17,9 +17,10 @@ Our value at a published point is each seed's curve interpolated linearly betwee
 evaluations (never extrapolated), then mean ± sample std over seeds.
 
 Where a curve is heading: each seed's figure is regressed on log10(step) over the last third of its
-steps (at least `MIN_TREND_POINTS` evaluations); the slopes' mean over seeds gets a Student t interval
-at `stats.LEVEL`. An interval below zero says "still falling", above zero "rising"; one holding zero
-says no trend can be told. Where a falling curve levels off is never extrapolated: "cannot tell".
+final phase (SeqGAN: its adversarial rounds; at least `MIN_TREND_POINTS` evaluations); the slopes'
+mean over seeds gets a Student t interval at `stats.LEVEL`. An interval below zero says "still
+falling", above zero "rising"; one holding zero says no trend can be told. Where a falling curve
+levels off is never extrapolated: "cannot tell".
 """
 
 from __future__ import annotations
@@ -103,12 +104,16 @@ def iterations_per_pass(run: RunResult) -> float | None:
     return n_train / (batch * m_steps)
 
 
-def curve(run: RunResult, figure: str) -> pd.DataFrame:
-    """A run's evaluations of `figure` (columns step, value), in step order, last row kept per step."""
+def curve(run: RunResult, figure: str, final_phase: bool = False) -> pd.DataFrame:
+    """A run's evaluations of `figure` (columns step, value), in step order, last row kept per step;
+    `final_phase`: only the rows of the phase its last evaluation belongs to."""
     history = run.history()
     if figure not in history or "step" not in history:
         return pd.DataFrame(columns=["step", "value"])
-    rows = history[["step", figure]].dropna().drop_duplicates("step", keep="last").sort_values("step")
+    rows = history[history[figure].notna()]
+    if final_phase and "phase" in rows and not rows.empty:
+        rows = rows[rows["phase"] == rows["phase"].iloc[-1]]
+    rows = rows[["step", figure]].drop_duplicates("step", keep="last").sort_values("step")
     return rows.rename(columns={figure: "value"}).reset_index(drop=True)
 
 
@@ -164,13 +169,14 @@ class Trend:
 
 
 def seed_slope(run: RunResult, figure: str) -> tuple[float, float, float] | None:
-    """(slope per log10 step, first step, last step) over the last third of one run's steps, or None."""
-    found = curve(run, figure)
-    found = found[found["step"] > 0]
+    """(slope per log10 step, first step, last step) over the last third of one run's final phase, or None.
+
+    The final phase only: SeqGAN's adversarial rounds, not the MLE pretraining before them."""
+    found = curve(run, figure, final_phase=True)
     if found.empty:
         return None
-    last = float(found["step"].iloc[-1])
-    tail = found[found["step"] >= last * 2 / 3]
+    first, last = float(found["step"].iloc[0]), float(found["step"].iloc[-1])
+    tail = found[(found["step"] >= first + (last - first) * 2 / 3) & (found["step"] > 0)]
     if len(tail) < MIN_TREND_POINTS:
         return None
     slope = float(np.polyfit(np.log10(tail["step"].to_numpy(float)), tail["value"].to_numpy(float), 1)[0])
@@ -210,7 +216,7 @@ def trend_lines(groups: dict[Group, list[RunResult]], figures: Sequence[str]) ->
     head = [
         "## Where the curves are heading",
         "",
-        "Each seed's figure regressed on log10(step) over the last third of its steps; the slopes' mean "
+        "Each seed's figure regressed on log10(step) over the last third of its final phase; the slopes' mean "
         f"over seeds with a Student t interval at {LEVEL:.0%}. A level-off point is never extrapolated.",
         "",
     ]
