@@ -46,6 +46,13 @@ def test_train_steps_overrides_the_default_budget(tmp_path: Path) -> None:
     assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 3, 4]
 
 
+def test_also_at_adds_evaluations_at_the_listed_steps(tmp_path: Path) -> None:
+    target = f"algorithm._target_={__name__}.ScheduledMLE"
+    overrides = ("dataset=synthetic_tiny", "train.steps=7", "eval.every=5", "eval.also_at=[1,2,5]")
+    run(compose_spec(*overrides, "eval.n_samples=200", "progress=false", target), tmp_path)
+    assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [0, 1, 2, 5, 7]  # step 5 evaluated once
+
+
 def test_rows_count_the_sequences_each_algorithm_sampled_in_training(tmp_path: Path) -> None:
     """The generated-data budget, against each update rule written out: MLE samples nothing; a CoT
     iteration samples B from G for its G step and B from G for its M step; a Nested CoT iteration

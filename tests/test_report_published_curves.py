@@ -43,12 +43,13 @@ def cot_run(root: Path, seed: int, steps: list[int], oracle: list[float], test: 
     return run
 
 
-def test_a_value_between_evaluations_is_linear_and_never_extrapolated(tmp_path: Path) -> None:
-    run = cot_run(tmp_path, 0, [0, 100, 300], [11.0, 10.0, 9.0], [8.0, 7.5, 7.0])
+def test_a_value_between_close_evaluations_is_linear_and_never_extrapolated(tmp_path: Path) -> None:
+    run = cot_run(tmp_path, 0, [0, 100, 2000, 2100, 2200], [11.0, 10.0, 9.0, 8.0, 7.0], [8.0, 7.5, 7.0, 6.5, 6.0])
     assert value_at(run, "nll_oracle", 100) == 10.0
-    assert value_at(run, "nll_oracle", 200) == pytest.approx(9.5)  # halfway between 10.0 and 9.0
-    assert value_at(run, "nll_test", 50) == pytest.approx(7.75)
-    assert value_at(run, "nll_oracle", 301) is None and value_at(run, "nll_oracle", -1) is None
+    assert value_at(run, "nll_oracle", 2050) == pytest.approx(8.5)  # halfway between 9.0 and 8.0
+    assert value_at(run, "nll_test", 2175) == pytest.approx(6.125)
+    assert value_at(run, "nll_oracle", 2201) is None and value_at(run, "nll_oracle", -1) is None
+    assert value_at(run, "nll_oracle", 1000) is None  # evaluations 1,900 apart: too far to interpolate at 1,000
 
 
 def test_the_reference_log_is_compared_at_its_own_iterations(tmp_path: Path) -> None:
@@ -83,10 +84,11 @@ def test_caccias_curves_are_read_verbatim_and_placed_by_the_mapping(tmp_path: Pa
     assert first["published_step"] == 50 and first["iteration"] == pytest.approx(50 * 156.25)
     assert first["nll_oracle"] == pytest.approx(10.566620826721191, abs=0)  # the file's first row, verbatim
     assert first["nll_test"] == pytest.approx(7.738868713378906, abs=0)
-    runs = [cot_run(tmp_path, 0, [0, 5000, 10000], [11.4, 10.0, 9.6], [8.5, 7.9, 7.7])]
+    steps = list(range(0, 10_001, 500))
+    runs = [cot_run(tmp_path, 0, steps, [11.4 - s / 10_000 for s in steps], [8.5 - s / 20_000 for s in steps])]
     table = comparison_table(runs, curve)
     assert table["published_step"].tolist() == [50, 53, 56, 59, 62]  # the steps inside iterations 0..10,000
-    expected = np.interp(50 * 156.25, [5000, 10000], [10.0, 9.6])
+    expected = np.interp(50 * 156.25, [7500, 8000], [11.4 - 0.75, 11.4 - 0.8])
     assert table["nll_oracle_ours_mean"].iloc[0] == pytest.approx(expected)
 
 

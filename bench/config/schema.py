@@ -59,6 +59,8 @@ class EvalConfig:
 
     every: int = 100
     """Evaluate every this many steps (and at step 0 and at the end)."""
+    also_at: list[int] = field(default_factory=list)
+    """Further steps to evaluate at, e.g. [100, 200] to meet a published log at its own iterations."""
     n_samples: int = 10_000
     """Sequences sampled from the model per evaluation (NLL_oracle, JSD, BLEU)."""
     temperature: float = 1.0
@@ -70,6 +72,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"eval.every={self.every}: must be a positive integer")
+        if any(isinstance(step, bool) or not isinstance(step, int) or step < 1 for step in self.also_at):
+            raise ValueError(f"eval.also_at={list(self.also_at)}: must be a list of positive step numbers")
         if self.n_samples < 2:
             raise ValueError(f"eval.n_samples={self.n_samples}: must be at least 2")
         if self.n_samples > MAX_EVAL_SAMPLES:

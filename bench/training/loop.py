@@ -1,11 +1,11 @@
 """The one training loop: every algorithm runs through `train()`, which knows only `Algorithm`.
 
-Budget in steps; an evaluation at step 0, every `eval.every` steps, at the end of each phase of a
-phased algorithm (SeqGAN) and at the end; a progress bar (bench/progress.py) naming the phase,
-saying when it evaluates, with the latest figures; one history row per evaluation carrying the
-mean of each logged loss since the previous evaluation, and every step's losses to `on_step`
-(an experiment tracker, bench/tracking.py). The losses stay on the device until they are read in
-batches (bench/training/losses.py): no step waits for the device.
+Budget in steps; an evaluation at step 0, every `eval.every` steps, at the steps `eval.also_at`
+lists, at the end of each phase of a phased algorithm (SeqGAN) and at the end; a progress bar
+(bench/progress.py) naming the phase, saying when it evaluates, with the latest figures; one
+history row per evaluation carrying the mean of each logged loss since the previous evaluation, and
+every step's losses to `on_step` (an experiment tracker, bench/tracking.py). The losses stay on
+the device until they are read in batches (bench/training/losses.py): no step waits for the device.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,7 @@ def train(
     state: LoopState | None = None,
     stop_requested: Callable[[], str | None] = lambda: None,
     on_step: Callable[[int, Mapping[str, float]], None] = lambda step, losses: None,
+    eval_also_at: Collection[int] = (),
 ) -> LoopState:
     """Run `algorithm` for `steps` steps, evaluating on schedule and reporting each row.
 
@@ -152,7 +153,9 @@ def train(
     there). `stop_requested()` is polled between steps; when it names a signal the loop raises
     `StopRequested` with `state` consistent at a step boundary, so the caller can save it.
     `on_step(step, losses)` receives each step's losses (an experiment tracker), read when it reads them.
+    `eval_also_at`: further steps to evaluate at, besides every `eval_every`-th.
     """
+    extra_evaluations = frozenset(eval_also_at)
     state = state or LoopState()
     bar = ProgressBar(steps, state.step, eval_every, algorithm.schedule, enabled=progress)
     clock = time.perf_counter()
@@ -203,7 +206,7 @@ def train(
                 # labelled with the phase of the steps it summarises.
                 phase_ends = algorithm.phase != phase
                 done = state.step + 1 == steps or algorithm.finished or phase_ends
-                evaluates = (state.step + 1) % eval_every == 0 or done
+                evaluates = (state.step + 1) % eval_every == 0 or state.step + 1 in extra_evaluations or done
                 if evaluates or (state.step + 1) % READ_EVERY == 0:
                     state.read_losses()  # inside the clock: waiting for the device is the steps' time
             state.train_s += time.perf_counter() - started

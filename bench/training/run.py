@@ -91,7 +91,7 @@ def _run_locked(spec: RunSpec, device: torch.device, lock: RunLock) -> dict[str,
         with SIGNALS.deferred() as signals:
             on_evaluation = _on_evaluation(record, checkpointer, tracker.log_row, lock.check_in_place)
             loop = (steps, spec.root.eval.every, on_evaluation, spec.root.progress, state, signals.pending)
-            train(algorithm, evaluator, *loop, on_step=tracker.log_step)
+            train(algorithm, evaluator, *loop, on_step=tracker.log_step, eval_also_at=spec.root.eval.also_at)
         return _finish(spec, record, checkpointer, evaluator, state)
 
 
