@@ -86,6 +86,14 @@ def test_a_collapsed_model_gets_a_good_lm_score_and_a_terrible_reverse_lm_score(
     assert scores["reverse_lm_score"] > 4 * copied["reverse_lm_score"]  # but it holds one sentence of twelve
 
 
+def test_lm_figures_are_the_same_under_no_grad_where_a_reports_temperature_sweep_asks_for_them(grammar) -> None:
+    dataset, figures = grammar
+    samples = dataset.train[:64]
+    plain = figures.lm_figures(samples)
+    with torch.no_grad():  # the reverse LM still trains
+        assert figures.lm_figures(samples) == plain
+
+
 def test_lm_figures_leave_the_global_rng_as_it_was(grammar) -> None:
     dataset, figures = grammar
     torch.manual_seed(123)

@@ -127,7 +127,9 @@ def train_language_model(
         order = torch.randperm(fit.shape[0], generator=order_rng).to(device)
         for start in range(0, fit.shape[0] - batch_size + 1, batch_size):
             batch = fit[order[start : start + batch_size]]
-            optimizer_step(optimizer, lambda b=batch: teacher_forcing_backward(model, b, chunk), clip=recipe.grad_clip)
+            step = lambda b=batch: teacher_forcing_backward(model, b, chunk)  # noqa: E731
+            with torch.enable_grad():  # also when the caller evaluates under no_grad (a report's temperature sweep)
+                optimizer_step(optimizer, step, clip=recipe.grad_clip)
             if between is not None:
                 between()
         nll = corpus_nll(model, valid, between)
