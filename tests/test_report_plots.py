@@ -156,3 +156,25 @@ def test_cot_jsd_figure_shows_the_three_curves_only_where_the_mediator_bound_exi
         means = [v + 0.05 for v in curves[name]]  # the mean of seed 0's and seed 1's (0.1 higher)
         assert panel.curves[label] == (pytest.approx(list(STEPS)), pytest.approx(means))
     assert plot_cot_jsd(groups, ("nll_oracle",), tmp_path / "none") == []  # jsd saturated: no such figure
+
+
+def test_text_temperature_curves_draw_bleu_and_the_lm_scores_each_as_the_means_over_seeds(
+    tmp_path: Path, plots_saved
+) -> None:
+    from bench.report.temperature import plot_temperature_curves
+
+    rows = [
+        {"algorithm": "mle", "selection": "end", "seed": seed, "temperature": tau}
+        | {"bleu5": 0.1 * tau + seed / 100, "self_bleu5": 0.2 * tau, "lm_score": 5 + tau, "reverse_lm_score": 6 - tau}
+        for seed in (0, 1)
+        for tau in (0.8, 1.0)
+    ]
+    files = plot_temperature_curves(pd.DataFrame(rows), "text", tmp_path / "temperature_curves")
+    assert {path.stem for path in files} == {"temperature_curves", "temperature_curves_lm"}
+    [bleu] = plots_saved["temperature_curves"].panels
+    [lm] = plots_saved["temperature_curves_lm"].panels
+    assert bleu.xlabel.startswith("self-BLEU-5") and bleu.curves["mle"][1] == pytest.approx([0.085, 0.105])
+    assert lm.xlabel.startswith("reverse-LM score") and lm.ylabel.startswith("LM score")
+    assert lm.curves["mle"] == (pytest.approx([5.2, 5.0]), pytest.approx([5.8, 6.0]))
+    without = pd.DataFrame(rows).drop(columns=["lm_score", "reverse_lm_score"])
+    assert [p.stem for p in plot_temperature_curves(without, "text", tmp_path / "other")] == ["other", "other"]

@@ -82,6 +82,7 @@ TABLE_FIGURES = {
         "distinct3",
         "distinct4",
         "nll_test",
+        "test_unk_share",
         "lm_score",
         "reverse_lm_score",
         "sacrebleu",

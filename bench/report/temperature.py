@@ -2,12 +2,12 @@
 
 Caccia et al. compare models over the whole quality-diversity curve that temperature traces
 (docs/design.md §4): NLL_oracle against NLL_test on synthetic data, BLEU-5 against self-BLEU-5 on
-text. Each run gives its final model (`model.pt`, selection "end") and, where it has a validation
-sample, the model of its lowest `nll_valid` (`model_best_valid.pt`, selection "best nll_valid"):
-an MLE run past its best is overfitted, and its final model alone would be an unfair curve. The
-dataset is rebuilt from each run's saved config, and only when every `_target_` in it is the
-suite's own; a model file that cannot be read, or whose step is not the history's best, skips that
-model with the reason listed.
+text, and there also the LM score against the reverse-LM score where the runs recorded them. Each
+run gives its final model (`model.pt`, selection "end") and, where it has a validation sample, the
+model of its lowest `nll_valid` (`model_best_valid.pt`, selection "best nll_valid"): an MLE run past
+its best is overfitted, and its final model alone would be an unfair curve. The dataset is rebuilt
+from each run's saved config, and only when every `_target_` in it is the suite's own; a model file
+that cannot be read, or whose step is not the history's best, skips that model with the reason listed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from bench.config.schema import EvalConfig
 from bench.errors import BenchError
+from bench.evaluation.catalogue import CURVE_AXES, LM_CURVE_AXES
 from bench.evaluation.evaluator import Evaluator, saved_evaluation_parts
 from bench.report.aggregate import before_adversarial, best_valid_row
 from bench.report.plots import colour, save_figure
@@ -124,12 +125,38 @@ def temperature_table(
     return pd.DataFrame(rows), skipped
 
 
+AXIS_LABELS = {
+    "nll_test": "NLL_test (nats/token, coverage)",
+    "nll_oracle": "NLL_oracle (nats/token, quality)",
+    "self_bleu5": "self-BLEU-5 (lower: more diverse)",
+    "bleu5": "BLEU-5 (quality)",
+    "reverse_lm_score": "reverse-LM score (nats/token, coverage; lower: better)",
+    "lm_score": "LM score (nats/token, quality; lower: better)",
+}
+
+
+def curve_axes(kind: str, table: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
+    """(file suffix, (diversity, quality) columns) of each temperature curve the table can draw: NLL_oracle
+    vs NLL_test (synthetic), BLEU-5 vs self-BLEU-5 (text), and LM vs reverse-LM score where runs have them."""
+    pairs = [("", CURVE_AXES.get(kind, CURVE_AXES["synthetic"]))]
+    if kind == "text":
+        pairs.append(("_lm", LM_CURVE_AXES))
+    drawable = [(suffix, (x, y)) for suffix, (x, y) in pairs if x in table and y in table]
+    return [(suffix, (x, y)) for suffix, (x, y) in drawable if table[[x, y]].notna().any().all()]
+
+
 def plot_temperature_curves(table: pd.DataFrame, kind: str, stem: Path) -> list[Path]:
-    """Quality against diversity over τ: NLL_oracle vs NLL_test (synthetic), BLEU-5 vs self-BLEU-5 (text);
-    one panel per selection (final models; best-validation models where runs have them)."""
-    x, y = ("self_bleu5", "bleu5") if kind == "text" else ("nll_test", "nll_oracle")
-    if table.empty or x not in table or y not in table:
+    """Quality against diversity over τ, one figure per curve (`curve_axes`), one panel per selection (final
+    models; best-validation models where runs have them)."""
+    if table.empty:
         return []
+    files = []
+    for suffix, (x, y) in curve_axes(kind, table):
+        files += _plot_curve(table, x, y, stem.with_name(stem.name + suffix))
+    return files
+
+
+def _plot_curve(table: pd.DataFrame, x: str, y: str, stem: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     selections = [s for s in (END, BEST_VALID) if s in set(table.get("selection", pd.Series([END])))]
@@ -144,8 +171,8 @@ def plot_temperature_curves(table: pd.DataFrame, kind: str, stem: Path) -> list[
             )
             for tau, point in mean.iterrows():
                 axis.annotate(f"{tau:g}", (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        axis.set_xlabel({"nll_test": "NLL_test (nats/token, coverage)"}.get(x, "self-BLEU-5 (lower: more diverse)"))
-        axis.set_ylabel({"nll_oracle": "NLL_oracle (nats/token, quality)"}.get(y, "BLEU-5 (quality)"))
+        axis.set_xlabel(AXIS_LABELS.get(x, x))
+        axis.set_ylabel(AXIS_LABELS.get(y, y))
         models = "final models" if selection == END else "models at the best nll_valid"
         axis.set_title(f"temperature sweep, {models} (labels: τ)")
         axis.grid(alpha=0.3)
