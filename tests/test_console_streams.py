@@ -37,7 +37,12 @@ def the_end_is_logged(run_dir: Path, status: str) -> bool:
 @pytest.mark.parametrize("progress", ["true", "false"])
 def test_ctrl_c_behind_tee_that_died_first_saves_at_the_current_step(tmp_path: Path, progress: str) -> None:
     run_dir = tmp_path / "run"
-    tee = subprocess.Popen(["tee", str(tmp_path / "console.log")], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    tee = subprocess.Popen(
+        ["tee", str(tmp_path / "console.log")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=default_signals(),  # Ctrl-C must kill it even where the tests' runner ignores SIGINT
+    )
     command = cli_command(*with_progress(ENDLESS, progress), f"hydra.run.dir={run_dir}")
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=cli_env(), preexec_fn=default_signals(), stdout=tee.stdin, stderr=subprocess.STDOUT
