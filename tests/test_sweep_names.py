@@ -54,3 +54,26 @@ def test_the_regenerating_command_is_the_recorded_sweep_then_the_report(tmp_path
     )
     expected = "python -m bench experiment=smoke && python -m bench.report y"
     assert regenerate_command(tmp_path / "smoke", ["y"]) == expected
+
+
+def test_a_folder_filled_by_two_commands_regenerates_with_both(tmp_path: Path) -> None:
+    from bench.report.runs import collect
+    from tests.run_folders import make_run
+
+    first = [(algorithm, seed) for seed in (0, 1) for algorithm in ("cot", "cot_no_dropout")]
+    for algorithm, seed in first + [("seqgan_scratch", seed) for seed in (0, 1)]:
+        run_dir = make_run(tmp_path / "sweep", algorithm, seed, {"nll_oracle": 3.0})
+        overrides = [f"seed={seed}", f"algorithm={algorithm}", "experiment=mid_ablations"]
+        overrides += ["eval.every=10"] if algorithm == "seqgan_scratch" else []
+        (run_dir / ".hydra").mkdir()
+        (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    last = ["experiment=mid_ablations", "algorithm=seqgan_scratch", "eval.every=10"]  # Hydra keeps only this
+    (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": last}}}))
+    runs = sorted(collect(tmp_path / "sweep"), key=lambda run: (run.seed, run.algorithm))
+    assert regenerate_command(tmp_path / "sweep", ["s"], runs=runs) == (
+        "python -m bench -m experiment=mid_ablations algorithm=cot,cot_no_dropout seed=0,1"
+        " && python -m bench -m experiment=mid_ablations eval.every=10 algorithm=seqgan_scratch seed=0,1"
+        " && python -m bench.report s"
+    )
+    one_command = [run for run in runs if run.algorithm != "seqgan_scratch"]  # one command: Hydra's record
+    assert regenerate_command(tmp_path / "sweep", ["s"], runs=one_command).startswith("python -m bench -m experiment")

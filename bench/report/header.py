@@ -1,7 +1,8 @@
 """What every report opens with: the command that regenerates it, where it and its runs were made.
 
-The command is the sweep's (as Hydra recorded it in multirun.yaml, or the tuning driver's, or the
-experiment the folder is named after) followed by the report's own. Below it: the report's commit,
+The command is the sweep's (as Hydra recorded it in multirun.yaml; each command, rebuilt from the
+runs' own records, when the folder holds runs of several; the tuning driver's; or the experiment the
+folder is named after) followed by the report's own. Below it: the report's commit,
 date and machine, then the runs' own code (revisions, clean or dirty, fingerprints) and machines
 (CPU, instruction set, torch threads, GPU) with how many runs each (bench/report/traceability.py).
 Every string from the sweep folder is shown in a code span, inert.
@@ -65,12 +66,61 @@ def swept_seeds(sweep_dir: Path) -> list[int] | None:
     return _seed_list(params["seed"]) if isinstance(params, dict) and "seed" in params else None
 
 
-def regenerate_command(sweep_dir: Path, report_args: Sequence[str], tuning_command: str | None = None) -> str:
-    """The report command, preceded by the sweep's: the tuning driver's, else as Hydra recorded it, else the
-    experiment the folder names."""
+def run_overrides(run: RunResult) -> list[str] | None:
+    """The run's command-line overrides as Hydra recorded them (`.hydra/overrides.yaml`), or None."""
+    path = run.path / ".hydra" / "overrides.yaml"
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        saved = read_yaml(path, run.top)
+    except BenchError:
+        return None
+    return [str(o) for o in saved] if isinstance(saved, list) else None
+
+
+def sweep_commands(runs: Sequence[RunResult]) -> list[str] | None:
+    """The sweep commands that made `runs`, rebuilt from each run's recorded overrides: runs whose overrides
+    differ only in `seed` and `algorithm`, with one seed list, share one `python -m bench -m ... algorithm=A,B
+    seed=0,1`. None when a run has no record. (Hydra's multirun.yaml keeps only the folder's last command.)"""
+    by_rest: dict[tuple[str, ...], dict[str | None, set[str]]] = {}
+    for run in runs:
+        overrides = run_overrides(run)
+        if overrides is None:
+            return None
+        rest = tuple(o for o in overrides if not o.startswith(("seed=", "algorithm=")))
+        algorithm = next((o.split("=", 1)[1] for o in overrides if o.startswith("algorithm=")), None)
+        seed = next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), None)
+        by_rest.setdefault(rest, {}).setdefault(algorithm, set()).update([seed] if seed is not None else [])
+    commands = []
+    for rest, seeds_by_algorithm in by_rest.items():
+        by_seeds: dict[tuple[str, ...], list[str | None]] = {}
+        for algorithm, seeds in seeds_by_algorithm.items():
+            by_seeds.setdefault(tuple(sorted(seeds, key=_seed_order)), []).append(algorithm)
+        for seeds, algorithms in by_seeds.items():
+            parts = list(rest)
+            named = [a for a in algorithms if a is not None]
+            parts += [f"algorithm={','.join(named)}"] if named else []
+            parts += [f"seed={','.join(seeds)}"] if seeds else []
+            commands.append("python -m bench -m " + " ".join(shlex.quote(p) for p in parts))
+    return commands
+
+
+def _seed_order(seed: str) -> tuple[int, str]:
+    return (int(seed), "") if seed.isdigit() else (0, seed)
+
+
+def regenerate_command(
+    sweep_dir: Path, report_args: Sequence[str], tuning_command: str | None = None, runs: Sequence[RunResult] = ()
+) -> str:
+    """The report command, preceded by the sweep's: the tuning driver's; else, when the folder's runs came from
+    several commands, each of them (`sweep_commands`); else as Hydra recorded it, else the experiment the
+    folder names."""
     report = "python -m bench.report " + " ".join(shlex.quote(a) for a in report_args)
     if tuning_command:
         return f"{tuning_command} && {report}"
+    commands = sweep_commands(runs)
+    if commands is not None and len(commands) > 1:
+        return " && ".join([*commands, report])
     overrides = sweep_overrides(sweep_dir)
     if overrides is not None:
         return f"python -m bench -m {' '.join(shlex.quote(o) for o in overrides)} && {report}"

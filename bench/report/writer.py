@@ -86,7 +86,7 @@ def write_report(sweep_dir: Path, out_dir: Path, report_args: Sequence[str], opt
     traceability.check_same_code(groups)
     if tuning:
         traceability.check_same_code(tuned.protocol_groups(tuning, runs, sweep_dir))
-    command = regenerate_command(sweep_dir, report_args, tuning.command if tuning else None)
+    command = regenerate_command(sweep_dir, report_args, tuning.command if tuning else None, compared)
     left_out = _left_out(compared, outside, groups, tuning.plan.final_seeds if tuning else swept_seeds(sweep_dir))
     if options.threads:
         torch.set_num_threads(options.threads)
