@@ -216,3 +216,31 @@ def test_a_signal_while_the_report_is_put_in_place_waits_until_it_is_whole(tmp_p
             os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here, were it not held back
             (tmp_path / "renamed").mkdir()
     assert raised.value.signal_name == "SIGINT" and (tmp_path / "renamed").is_dir()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_just_as_the_staging_folder_is_made_leaves_no_folder(tmp_path: Path, monkeypatch, signum) -> None:
+    from bench.report import writer
+
+    sweep = tiny_runs(tmp_path / "s")
+    make_folder = writer._staging_folder
+
+    def made_then_signalled(out_dir: Path) -> Path:
+        folder = make_folder(out_dir)
+        os.kill(os.getpid(), signum)  # the folder exists; its caller has not received its name yet
+        return folder
+
+    class Terminated(Exception):
+        pass
+
+    def terminate(received, frame):
+        raise Terminated()
+
+    monkeypatch.setattr(writer, "_staging_folder", made_then_signalled)
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(KeyboardInterrupt if signum == signal.SIGINT else Terminated):
+            writer.write_report(sweep, tmp_path / "reports" / "out", ["x"], writer.Options(allow_dirty=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list((tmp_path / "reports").iterdir()) == []

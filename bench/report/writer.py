@@ -91,16 +91,20 @@ def write_report(sweep_dir: Path, out_dir: Path, report_args: Sequence[str], opt
     if options.threads:
         torch.set_num_threads(options.threads)
     revision = git_revision()  # before the staging folder exists: inside the checkout it would read as a change
-    staging = _staging_folder(out_dir)
+    staging: Path | None = None
     try:
+        with _signals_deferred():  # a signal while the folder is made still finds `staging` set below
+            staging = _staging_folder(out_dir)
         written = (complete, groups, command, options, tuning, left_out, revision)
         skipped = _write(staging, out_dir.name, sweep_dir, *written)
         _swap(staging, out_dir)
     except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise BenchError(f"--out: cannot write {error.filename or out_dir}: {error.strerror or error}") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     for where, what in [*left_out, *skipped]:
         print(f"warning: {one_line(where)}: {one_line(what)}", file=sys.stderr)
@@ -161,6 +165,21 @@ class SignalAfterWriting(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         self.signal_name = signal.Signals(signum).name
         super().__init__(f"interrupted by {self.signal_name} after the report was written")
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM only recorded inside; the first one is raised again on leaving, to the handler it
+    would have met (so it acts as it would have, one step later)."""
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda s, _: received.append(s)) for signum in HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in received[:1]:
+            signal.raise_signal(signum)
 
 
 @contextmanager
