@@ -237,10 +237,13 @@ def test_a_signal_just_as_the_staging_folder_is_made_leaves_no_folder(tmp_path: 
         raise Terminated()
 
     monkeypatch.setattr(writer, "_staging_folder", made_then_signalled)
-    previous = signal.signal(signal.SIGTERM, terminate)
+    # Python's own Ctrl-C handler, whatever the tests' runner set (a script's background job ignores SIGINT)
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: terminate}
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
         with pytest.raises(KeyboardInterrupt if signum == signal.SIGINT else Terminated):
             writer.write_report(sweep, tmp_path / "reports" / "out", ["x"], writer.Options(allow_dirty=True))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     assert list((tmp_path / "reports").iterdir()) == []
