@@ -98,7 +98,7 @@ def test_identical_curves_cannot_be_told_apart() -> None:
     ("a_rows", "b_rows", "reason"),
     [
         ((dict(taus=(1.0,)),), (dict(taus=(1.0,)),), "one point per curve: nothing to match on"),
-        ((dict(),), (dict(shift=10.0),), "no common range of entropy"),
+        ((dict(),), (dict(shift=10.0),), "no common range of entropy (`a` 1.000–3.004, `b` 11.000–13.004)"),
         ((dict(seeds=(0,)),), (dict(),), "fewer than two seeds"),
     ],
 )

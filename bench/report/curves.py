@@ -105,6 +105,16 @@ def common_range(curves: list[pd.DataFrame], matched: str) -> tuple[float, float
     return (low, high) if low < high else None
 
 
+def no_common_range(matched: str, curves_a: dict, curves_b: dict, a: str, b: str) -> str:
+    """Why there is no comparison, with where each model's curves lie on the matched figure (over all its
+    seeds): a description of which side each is on, not a verdict (nothing is tested there)."""
+    spans = []
+    for label, curves in ((a, curves_a), (b, curves_b)):
+        values = pd.concat([curve[matched] for curve in curves.values()])
+        spans.append(f"`{label}` {values.min():.3f}–{values.max():.3f}")
+    return f"no common range of {matched} ({', '.join(spans)})"
+
+
 def compare_curves(
     table: pd.DataFrame, a: str, b: str, selection: str, axes: CurveAxes, level: float = LEVEL
 ) -> CurveComparison:
@@ -117,7 +127,8 @@ def compare_curves(
         return CurveComparison(a, b, selection, axes, NONE, reason="one point per curve: nothing to match on")
     span = common_range(every, axes.matched)
     if span is None:
-        return CurveComparison(a, b, selection, axes, NONE, reason=f"no common range of {axes.matched}")
+        reason = no_common_range(axes.matched, curves_a, curves_b, a, b)
+        return CurveComparison(a, b, selection, axes, NONE, reason=reason)
     matched = np.linspace(span[0], span[1], MATCHED_POINTS)
     point_level = family_level(level, MATCHED_POINTS * len(axes.compared))
     rows = []
