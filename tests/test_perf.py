@@ -57,6 +57,8 @@ def test_evaluations_are_counted_as_the_loop_evaluates() -> None:
     assert evaluations(18_750, 5000) == 5  # 0, 5000, 10000, 15000, 18750
     assert evaluations(200_000, 5000) == 41  # 0, 5000, ..., 200000
     assert evaluations(10, 3, phase_ends=2) == 1 + 3 + 1 + 2
+    # long_synthetic's also_at: 100 and 200 are extra; 750 is already on the grid, 20,000 past the end
+    assert evaluations(10_000, 750, also_at=[100, 200, 750, 20_000]) == 1 + 13 + 1 + 2
 
 
 @pytest.mark.parametrize("experiment", ["paper_synthetic", "paper_coco", "paper_emnlp"])

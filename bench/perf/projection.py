@@ -9,6 +9,7 @@ experiment files are sized to keep it at most 10 % of the projected time.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 from algorithms.seqgan import SeqGANConfig
 from bench.config.schema import CONF_DIR
@@ -19,9 +20,11 @@ EVALUATION_SHARE = 0.10
 """Largest share of an experiment's projected time that evaluation may take."""
 
 
-def evaluations(steps: int, every: int, phase_ends: int = 0) -> int:
-    """How many times the loop evaluates: at step 0, every `every` steps, at the end, and at phase ends."""
-    return 1 + steps // every + (1 if steps % every else 0) + phase_ends
+def evaluations(steps: int, every: int, phase_ends: int = 0, also_at: Collection[int] = ()) -> int:
+    """How many times the loop evaluates: at step 0, every `every` steps, at the `also_at` steps that
+    fall between those, at the end, and at phase ends."""
+    extra = {step for step in also_at if 0 < step < steps and step % every}
+    return 1 + steps // every + (1 if steps % every else 0) + len(extra) + phase_ends
 
 
 def experiment_config(name: str):
@@ -70,7 +73,7 @@ def projection_rows(
     )
     rows = []
     for name, (steps, training, phase_ends) in plans(step, dict(cfg.steps_by_algorithm), n_train).items():
-        count = evaluations(steps, every, phase_ends)
+        count = evaluations(steps, every, phase_ends, cfg.eval.also_at)
         evaluating = count * evaluation_s
         total = training + evaluating
         share = evaluating / total
