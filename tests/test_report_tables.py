@@ -182,3 +182,18 @@ def test_csv_is_numeric_and_markdown_latex_show_mean_std_and_citations(hand_made
     ):
         assert needle in latex
     assert r"3.000 $\pm$ 1.414" in latex
+
+
+def test_published_rows_of_a_family_appear_once_under_its_first_variant(tmp_path: Path) -> None:
+    for algorithm in ("cot", "cot_no_dropout"):
+        for seed in (0, 1):
+            make_run(tmp_path, algorithm, seed, {"nll_oracle": 9.0 + seed, "nll_test": 7.0})
+    summary = aggregate(group_runs(collect(tmp_path)), ["nll_oracle"])
+    published = published_rows("canonical_oracle")
+    cot_rows = [entry for entry in published if entry.algorithm == "cot"]
+    assert len(cot_rows) >= 2  # the CoT paper and Caccia et al.
+    numeric = tables.numeric_table(summary, published, ["nll_oracle"])
+    assert (numeric["selection"] == "published").sum() == len(cot_rows)
+    display = tables.display_table(summary, published, ["nll_oracle"])
+    assert list(display["at"]) == ["end", *["published"] * len(cot_rows), "end"]
+    assert list(display["algorithm"])[-1] == "cot_no_dropout"

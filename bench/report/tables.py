@@ -27,6 +27,7 @@ def numeric_table(
     """The CSV table: every number a number (mean, std, n per figure and budget); published rows beside,
     with `not_comparable` naming their figures that were computed on another number of samples than ours."""
     rows: list[dict[str, Any]] = []
+    once = _PublishedOnce()
     for _, ours in summary.iterrows():
         row = {"dataset": ours["dataset"], "algorithm": ours["algorithm"], "group": ours["group"]}
         row |= {"selection": ours["selection"], "source": OURS}
@@ -36,7 +37,7 @@ def numeric_table(
         rows.append(row)
         if ours["selection"] != "end":
             continue
-        for entry in _published_for(ours["algorithm"], published, figures):
+        for entry in once.rows(ours, published, figures):
             row = {"dataset": ours["dataset"], "algorithm": entry.algorithm, "group": entry.algorithm}
             row["selection"] = "published"
             row |= {"source": entry.source, "citation": entry.citation}
@@ -57,6 +58,21 @@ def _published_for(algorithm: str, published: Sequence[PublishedRow], figures: S
     return [e for e in published if e.algorithm == family(algorithm) and any(f in e.figures for f in figures)]
 
 
+class _PublishedOnce:
+    """Published rows of a family go under the first of its groups in each dataset, not under every variant
+    (`cot` and `cot_no_dropout` share CoT's published figures; repeating them would read as two sources)."""
+
+    def __init__(self) -> None:
+        self.shown: set[tuple[str, str]] = set()
+
+    def rows(self, ours: pd.Series, published: Sequence[PublishedRow], figures: Sequence[str]) -> list[PublishedRow]:
+        key = (str(ours["dataset"]), family(ours["algorithm"]))
+        if key in self.shown:
+            return []
+        self.shown.add(key)
+        return _published_for(ours["algorithm"], published, figures)
+
+
 def _cell(mean: float, std: float, digits: int = 3) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "—"
@@ -69,6 +85,7 @@ def display_table(
     """The human table (Markdown, LaTeX): cells "mean ± std", published figures as quoted; a published figure
     that moves with the number of samples and was computed on another number than ours is marked so."""
     rows = []
+    once = _PublishedOnce()
     for _, ours in summary.iterrows():
         row = {"algorithm": ours["group"], "at": selection_label(ours), "source": f"{OURS} (n = {ours['n']})"}
         row["steps"] = _cell(ours["steps_mean"], math.nan, 0)
@@ -79,7 +96,7 @@ def display_table(
         rows.append(row)
         if ours["selection"] != "end":
             continue
-        for entry in _published_for(ours["algorithm"], published, figures):
+        for entry in once.rows(ours, published, figures):
             note = f"; {entry.note}" if entry.note else ""
             row = {"algorithm": entry.algorithm, "at": "published", "source": f"{entry.citation}{note}"}
             row |= {"steps": "", "wall-clock (s)": "", "training CPU (s)": "", "sequences": ""}
