@@ -46,6 +46,21 @@ def test_a_curve_below_the_other_everywhere_dominates() -> None:
     assert comparison.points["estimate"].to_numpy() == pytest.approx(-0.5)
     swapped = compare_curves(frame, "b", "a", "end", SYNTHETIC)
     assert swapped.outcome == B and (swapped.points["estimate"] > 0).all()
+    assert verdicts.comparison_verdict("s", comparison, frame).verdict == "`a` dominates"  # 10 of 10 tests
+    assert verdicts.comparison_verdict("s", swapped, frame).verdict == "`a` dominates"
+
+
+def test_a_model_better_at_some_tests_and_undecided_at_the_rest_is_better_where_decided() -> None:
+    """A is lower than B in NLL_oracle only (NLL_test equal): better at 5 of 10 tests, never "dominates"."""
+    rows_b = curve_rows("b", lambda e: 1.5 + e)
+    for row in rows_b:
+        row["nll_test"] -= 0.5  # b's NLL_test equals a's
+    frame = table(curve_rows("a", lambda e: 1 + e), rows_b)
+    comparison = compare_curves(frame, "a", "b", "end", SYNTHETIC)
+    assert comparison.outcome == A and len(comparison.wins(A)) == MATCHED_POINTS
+    verdict = verdicts.comparison_verdict("s", comparison, frame)
+    assert verdict.verdict == "`a` better where decided"
+    assert verdict.evidence.startswith("`a` better at 5 of 10 matched tests")
 
 
 def test_matched_points_are_interpolated_on_each_seeds_own_curve_inside_the_common_range() -> None:

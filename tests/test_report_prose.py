@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bench.report import main
-from bench.report.prose import across_sections
+from bench.report.prose import _comparison_sentence, across_sections
 from bench.report.verdicts import Verdict
 from bench.training.run import run
 from tests.conftest import compose_spec
@@ -97,3 +97,20 @@ def test_the_line_across_oracles_names_each_comparison_that_differs() -> None:
     assert "the ranking does not hold on all of them: `cot` vs `mle` at end: `cot` dominates on `x (o=1)`" in line
     assert line.endswith("cannot tell on `x (o=2)`.")
     assert across_sections(same, ["x (o=1)"], "x") == []
+
+
+@pytest.mark.parametrize(
+    ("said", "sentence"),
+    [
+        ("`a` dominates", "`a` dominates `b` (`a` better at 10, `b` at 0 of 10 matched tests)"),
+        (
+            "`b` better where decided",
+            "`b` is better than `a` where decided (`a` better at 0, `b` at 2 of 10 matched tests; the rest undecided)",
+        ),
+    ],
+)
+def test_one_sided_verdicts_read_as_their_counts_allow(said: str, sentence: str) -> None:
+    found = verdict("s", "a", "b", said)
+    wins_a = 10 if said.endswith("dominates") else 0
+    found.numbers.update(tests=10, points_a=wins_a, points_b=2 if wins_a == 0 else 0)
+    assert _comparison_sentence(found) == sentence

@@ -8,7 +8,8 @@ at `MATCHED_POINTS` evenly spaced values inside the range every seed of both mod
 extrapolated), and there the `compared` figures are compared over seeds with Welch's interval
 (bench/report/stats.py), the family of all points and figures held at `LEVEL`.
 
-The verdict names where each model wins: "A dominates" (A better somewhere, B nowhere), "curves
+The outcome names where each model wins: A better somewhere and B nowhere (the verdict's words, "A
+dominates" or "A better where decided", depend on how many tests A wins: bench/report/verdicts.py), "curves
 cross" (each better somewhere), or "cannot tell" (neither, or no common range, or a single point
 per curve, or fewer than two seeds).
 """

@@ -16,7 +16,7 @@ from bench.report.curves import MATCHED_POINTS, POINT_COLUMNS, CurveComparison
 from bench.report.escape import code, markdown
 from bench.report.stats import LEVEL, TEST
 from bench.report.tables import markdown as markdown_table
-from bench.report.verdicts import Verdict, name
+from bench.report.verdicts import BETTER_WHERE_DECIDED, DOMINATES, Verdict, name
 
 STATISTICS = (
     f"Every verdict rests on one test: {TEST} on the per-seed figures, as the {100 * LEVEL:.0f} % interval of the "
@@ -75,9 +75,12 @@ def _comparison_sentence(verdict: Verdict) -> str:
     if "tests" not in numbers:
         return f"cannot tell {a} from {b} ({verdict.evidence})"
     counts = f"{a} better at {numbers['points_a']}, {b} at {numbers['points_b']} of {numbers['tests']} matched tests"
-    if verdict.verdict.endswith("dominates"):
+    if verdict.verdict.endswith(DOMINATES):
         winner, loser = (a, b) if verdict.verdict.startswith(a) else (b, a)
         return f"{winner} dominates {loser} ({counts})"
+    if verdict.verdict.endswith(BETTER_WHERE_DECIDED):
+        winner, loser = (a, b) if verdict.verdict.startswith(a) else (b, a)
+        return f"{winner} is better than {loser} where decided ({counts}; the rest undecided)"
     if verdict.verdict == "curves cross":
         return f"the curves of {a} and {b} cross ({counts})"
     return f"cannot tell {a} from {b} (no difference decided at any of {numbers['tests']} matched tests)"

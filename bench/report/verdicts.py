@@ -1,8 +1,9 @@
 """One verdict per claim and comparison: the table at the top of a report, and its CSV.
 
 Two kinds of rows. A *comparison* is the suite's own: every pair of models of a section along every
-temperature curve its runs allow (bench/report/curves.py), at each model selection: "A dominates",
-"B dominates", "curves cross" or "cannot tell", with where each model wins. A *claim* is a
+temperature curve its runs allow (bench/report/curves.py), at each model selection: "A dominates"
+(better at every matched test), "A better where decided" (better at some, worse at none), the same
+for B, "curves cross" or "cannot tell", with where each model wins. A *claim* is a
 published finding (bench/report/claims.py), judged only on its benchmark (or a stated stand-in) and
 at a stated share of its budget: "supports", "contradicts", "mixed" (a curve claim where each model
 wins somewhere, both named), "cannot tell", or "not tested" with why, the measured direction kept as
@@ -105,11 +106,21 @@ def curve_evidence(comparison: CurveComparison) -> tuple[str, dict[str, object]]
     return f"{'; '.join(parts)}; common range {span}, n = {n_a}, {n_b}", numbers
 
 
+DOMINATES, BETTER_WHERE_DECIDED = "dominates", "better where decided"
+"""A one-sided outcome's words: better at every matched test, or at some with the rest undecided."""
+
+
+def one_sided_words(winner: str, wins: int, tests: int) -> str:
+    """ "dominates" only when the winner is better at every matched test; a winner at some tests, with the
+    others undecided, is "better where decided" (the evidence gives the counts)."""
+    return f"{winner} {DOMINATES if wins == tests else BETTER_WHERE_DECIDED}"
+
+
 def comparison_verdict(section: str, comparison: CurveComparison, temperature: pd.DataFrame) -> Verdict:
     """The suite's own verdict on one pair of curves."""
     outcome = {
-        A: f"{name(comparison.a)} dominates",
-        B: f"{name(comparison.b)} dominates",
+        A: one_sided_words(name(comparison.a), len(comparison.wins(A)), len(comparison.points)),
+        B: one_sided_words(name(comparison.b), len(comparison.wins(B)), len(comparison.points)),
         CROSS: "curves cross",
     }.get(comparison.outcome, "cannot tell")
     evidence, numbers = curve_evidence(comparison)
