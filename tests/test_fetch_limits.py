@@ -121,7 +121,7 @@ def test_sigterm_during_a_download_leaves_no_partial_file(host, tmp_path: Path) 
     wait_until(lambda: folder.is_dir() and bool(list(folder.glob(".image_coco.txt.*.part"))), process)
     process.send_signal(signal.SIGTERM)
     status, _, stderr = finish(process)
-    assert status == 128 + signal.SIGTERM
+    assert status == 128 + signal.SIGTERM, stderr  # the message says which path lost the signal
     assert stderr.strip().splitlines() == ["error: interrupted by SIGTERM; no partial file kept"]
     assert leftovers(folder) == []
 
