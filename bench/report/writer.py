@@ -168,35 +168,43 @@ class SignalAfterWriting(KeyboardInterrupt):
 
 
 @contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM only recorded inside; the first one is raised again on leaving, to the handler it
-    would have met (so it acts as it would have, one step later)."""
+def _signals_recorded() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM only recorded inside, into the list it yields (Python runs signal handlers in the
+    main thread, whichever thread the signal reached); the caller decides what a recorded one does once the
+    previous handlers are back."""
     received: list[int] = []
     previous = {signum: signal.signal(signum, lambda s, _: received.append(s)) for signum in HELD_SIGNALS}
     try:
-        yield
+        yield received
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A signal inside is raised again on leaving, to the handler it would have met (so it acts as it would
+    have, one step later)."""
+    received: list[int] = []
+    try:
+        with _signals_recorded() as received:
+            yield
+    finally:
         for signum in received[:1]:
             signal.raise_signal(signum)
 
 
 @contextmanager
 def _held(parent: Path) -> Iterator[None]:
-    """An exclusive lock on the destination's parent folder, with SIGINT and SIGTERM only recorded meanwhile
-    (Python runs signal handlers in the main thread, whichever thread the signal reached); one that arrived
-    is raised afterwards as `SignalAfterWriting`."""
-    received: list[int] = []
-    previous = {signum: signal.signal(signum, lambda s, _: received.append(s)) for signum in HELD_SIGNALS}
-    handle = os.open(parent, os.O_RDONLY)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(handle)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    """An exclusive lock on the destination's parent folder, with SIGINT and SIGTERM only recorded meanwhile;
+    one that arrived is raised afterwards as `SignalAfterWriting`."""
+    with _signals_recorded() as received:
+        handle = os.open(parent, os.O_RDONLY)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)
     if received:
         raise SignalAfterWriting(received[0])
 
